@@ -1,0 +1,19 @@
+"""nbgrader configuration for running plain ``nbgrader`` commands from the repository root.
+
+The ``course`` CLI builds its own configuration from ``course.toml`` (see
+``autograder/config.py``); this file makes the same layout work for nbgrader's own
+commands and for the formgrader: sources in ``solutions/``, releases in ``labs/``.
+"""
+
+c = get_config()  # noqa: F821 - provided by traitlets when nbgrader loads this file
+
+c.CourseDirectory.course_id = "dl-labs"
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "labs"
+c.CourseDirectory.submitted_directory = "grading/submitted"
+c.CourseDirectory.autograded_directory = "grading/autograded"
+c.CourseDirectory.feedback_directory = "grading/feedback"
+c.CourseDirectory.db_url = "sqlite:///grading/gradebook.db"
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+c.ExecutePreprocessor.timeout = 120
