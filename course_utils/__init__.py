@@ -3,7 +3,15 @@
 This package never imports the autograder, nbgrader or Jupyter: students install it alone.
 """
 
-from .checks import CheckFailed, check_close, check_dtype, check_gradient, check_shape, check_type, passed
+from .checks import (
+    CheckFailed,
+    check_close,
+    check_dtype,
+    check_gradient,
+    check_shape,
+    check_type,
+    passed,
+)
 from .device import describe_device, get_device, to_device
 from .mode import budget, is_fast, mode
 from .plotting import plot_history, show_images

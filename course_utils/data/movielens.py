@@ -15,7 +15,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .cache import DataUnavailable, RemoteFile, announce_once, cache_dir, download, package_data_dir, verify
+from .cache import (
+    DataUnavailable,
+    RemoteFile,
+    announce_once,
+    cache_dir,
+    download,
+    package_data_dir,
+    verify,
+)
 
 GROUPLENS_ZIP = RemoteFile(
     url="https://files.grouplens.org/datasets/movielens/ml-100k.zip",

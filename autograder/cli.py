@@ -1,0 +1,145 @@
+"""The ``course`` command: one sub-command per instructor step, thin over nbgrader."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from .course import Course, CourseError, load_course
+from .execute import Limits
+from .notebooks import NotebookError
+
+
+def _labs(course: Course, names: list[str]):
+    return [course.lab(n) for n in names] if names else list(course.labs)
+
+
+def cmd_build(course: Course, args: argparse.Namespace) -> int:
+    """Generate releases and Colab links (or check they are current)."""
+    from .build import build
+
+    report = build(course, check=args.check)
+    if args.check:
+        for line in report.differences:
+            print(f"out of date: {line}")
+        if report.differences:
+            print("run `course build` and commit the result")
+            return 1
+        print(f"releases and colab links are up to date ({len(course.labs)} labs)")
+        return 0
+    for line in report.written:
+        print(f"wrote {line}")
+    for line in report.differences:
+        print(f"warning: {line}")
+    print(f"built {len(course.labs)} labs ({len(report.written)} files changed)")
+    return 0
+
+
+def cmd_validate(course: Course, args: argparse.Namespace) -> int:
+    """Check solutions score full marks and releases zero, in fast mode."""
+    from .validate import validate_labs
+
+    labs = _labs(course, args.labs)
+    start = time.monotonic()
+    verdicts = validate_labs(course, labs, _limits(args), workers=args.workers, progress=not args.quiet)
+    failed = 0
+    for v in verdicts:
+        sol, rel = v.solution, v.release
+        timing = f"solution {sol.duration_s:.1f} s, release {rel.duration_s:.1f} s" if sol and rel else ""
+        score = f"{sol.auto_score:g}/{sol.auto_max:g}" if sol else "?"
+        print(f"{'ok  ' if v.ok else 'FAIL'} {v.lab}: solution {score} autograded points; {timing}")
+        for problem in v.problems:
+            print(f"     - {problem}")
+        failed += not v.ok
+    print(f"{len(verdicts) - failed}/{len(verdicts)} labs valid in {time.monotonic() - start:.0f} s")
+    return 1 if failed else 0
+
+
+def cmd_grade(course: Course, args: argparse.Namespace) -> int:
+    """Autograde a folder of submissions."""
+    from .grade import GradeOptions, format_table, grade_lab
+
+    lab = course.lab(args.lab)
+    options = GradeOptions(workers=args.workers, limits=_limits(args), progress=not args.quiet)
+    report = grade_lab(course, lab, Path(args.submissions), options, db_url=args.db_url)
+    print(format_table(report.results))
+    for result in report.results:
+        for repair in result.repairs:
+            print(f"note: {result.student}: {repair}")
+    print(f"marks: {report.marks_csv.relative_to(course.root)}; details: {report.report_json.relative_to(course.root)}")
+    return 0
+
+
+def cmd_demo(course: Course, args: argparse.Namespace) -> int:
+    """Build, make example submissions, grade them and print the marks."""
+    from .build import build
+    from .demo import write_demo_submissions
+    from .grade import GradeOptions, format_table, grade_dir_for_demo, grade_lab
+
+    build(course)
+    lab = course.lab(args.lab) if args.lab else course.labs[0]
+    folder = grade_dir_for_demo(course, lab)
+    shutil.rmtree(folder, ignore_errors=True)
+    names = write_demo_submissions(course, lab, folder)
+    print(f"built the releases; grading {len(names)} example submissions of {lab.id} ({', '.join(names)})")
+    report = grade_lab(course, lab, folder, GradeOptions(workers=args.workers, limits=_limits(args), progress=not args.quiet))
+    print(format_table(report.results))
+    print(f"gradebook: grading/gradebook.db; marks: {report.marks_csv.relative_to(course.root)}")
+    return 0
+
+
+def _limits(args: argparse.Namespace) -> Limits:
+    return Limits(cell_timeout_s=args.cell_timeout, notebook_timeout_s=args.notebook_timeout)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for ``course``."""
+    parser = argparse.ArgumentParser(prog="course", description="Build, validate and grade the course's lab notebooks.")
+    parser.add_argument("--root", type=Path, default=None, help="course repository (default: found from the current directory)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("build", help="generate labs/ and colab_links.md from solutions/")
+    p.add_argument("--check", action="store_true", help="only check that the committed files are up to date")
+    p.set_defaults(func=cmd_build)
+
+    def run_options(p: argparse.ArgumentParser, workers: int) -> None:
+        p.add_argument("--workers", type=int, default=workers, help="parallel kernels (0: one per core)")
+        p.add_argument("--cell-timeout", type=int, default=120, help="seconds one cell may run")
+        p.add_argument("--notebook-timeout", type=int, default=900, help="seconds one notebook may run")
+        p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("validate", help="solutions score full marks, releases zero (fast mode)")
+    p.add_argument("labs", nargs="*", help="lab ids or numbers (default: all)")
+    run_options(p, workers=2)
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("grade", help="autograde a folder of submissions")
+    p.add_argument("lab", help="lab id or number")
+    p.add_argument("submissions", help="folder of <student>.ipynb or <student>/<notebook>")
+    p.add_argument("--db-url", default=None, help="gradebook SQLAlchemy URL (default: grading/gradebook.db)")
+    run_options(p, workers=0)
+    p.set_defaults(func=cmd_grade)
+
+    p = sub.add_parser("demo", help="build, grade example submissions and print the marks")
+    p.add_argument("--lab", default=None, help="lab to demonstrate (default: the first)")
+    run_options(p, workers=0)
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``course`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        course = load_course(args.root)
+        return args.func(course, args)
+    except (CourseError, NotebookError, FileNotFoundError) as error:
+        print(f"course: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

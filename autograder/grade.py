@@ -1,0 +1,259 @@
+"""``course grade``: autograde a folder of submissions into the gradebook and a marks CSV.
+
+Workers (a local process pool) each take one submission: read it, restore the instructor's
+cells, execute it in a fresh kernel inside a scratch directory, and score it. Only this
+process writes the gradebook. One bad submission never stops the run: it gets a clear
+message and a recorded zero.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import nbformat
+from nbgrader.preprocessors import LimitOutput
+from tqdm.auto import tqdm
+
+from .course import Course, Lab
+from .execute import Limits, execute_notebook
+from .gradebook import record_scores, register_lab
+from .notebooks import NotebookError, dumps, grading_template, nbgrader_config, read_notebook
+from .restore import restore
+from .scoring import CellScore, not_run_scores, score_notebook
+from .submissions import Submission, discover
+
+
+@dataclass(frozen=True)
+class Job:
+    """Everything a worker needs to grade one submission (picklable)."""
+
+    student: str
+    submission: str | None
+    problem: str | None
+    template: str  # the grading template as notebook JSON
+    data_files: tuple[tuple[str, str], ...]  # (source path, name inside the working directory)
+    output: str | None  # where to write the executed notebook
+    display_name: str = ""  # how messages name the student's file
+    limits: Limits = Limits()
+    kernel_name: str = "python3"
+
+
+@dataclass
+class SubmissionResult:
+    """One student's outcome: status, message, per-cell scores and repairs made."""
+
+    student: str
+    status: str  # "graded", "stopped" (ran part way), "rejected" (could not be run)
+    message: str
+    scores: list[CellScore] = field(default_factory=list)
+    repairs: list[str] = field(default_factory=list)
+    duration_s: float = 0.0
+
+    @property
+    def auto_score(self) -> float:
+        """Points earned on autograded cells."""
+        return sum(s.points or 0.0 for s in self.scores if s.kind == "auto")
+
+    @property
+    def auto_max(self) -> float:
+        """Points available on autograded cells."""
+        return sum(s.max_points for s in self.scores if s.kind == "auto")
+
+    @property
+    def manual_pending(self) -> float:
+        """Points still waiting for a human grader."""
+        return sum(s.max_points for s in self.scores if s.kind == "manual" and s.points is None)
+
+    def to_dict(self) -> dict:
+        """Return a JSON-serialisable dict."""
+        data = asdict(self)
+        data.update(auto_score=self.auto_score, auto_max=self.auto_max, manual_pending=self.manual_pending)
+        return data
+
+
+def grade_submission(job: Job) -> SubmissionResult:
+    """Grade one submission (runs in a worker process); never raises for bad input."""
+    template = nbformat.reads(job.template, as_version=4)
+    if job.problem is not None or job.submission is None:
+        reason = job.problem or "no submission"
+        return SubmissionResult(job.student, "rejected", reason, not_run_scores(template, reason))
+    try:
+        submitted = read_notebook(Path(job.submission), name=job.display_name or None)
+    except NotebookError as error:
+        return SubmissionResult(job.student, "rejected", str(error), not_run_scores(template, str(error)))
+    restored = restore(submitted, template)
+    workdir = Path(tempfile.mkdtemp(prefix=f"grade-{job.student}-"))
+    try:
+        for source, name in job.data_files:
+            target = workdir / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+        outcome = execute_notebook(restored.notebook, workdir, job.limits, job.kernel_name)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    executed, _ = LimitOutput(config=nbgrader_config()).preprocess(outcome.notebook, {})
+    if job.output:
+        Path(job.output).parent.mkdir(parents=True, exist_ok=True)
+        Path(job.output).write_text(dumps(executed), encoding="utf-8")
+    scores = score_notebook(executed)
+    if outcome.completed:
+        status, message = "graded", "ran to the end"
+    else:
+        status, message = "stopped", outcome.problem or "stopped early"
+    return SubmissionResult(job.student, status, message, scores, restored.repairs, outcome.duration_s)
+
+
+@dataclass(frozen=True)
+class GradeOptions:
+    """How to run a grading pass."""
+
+    workers: int = 0  # 0: one per CPU core
+    limits: Limits = Limits()
+    kernel_name: str = "python3"
+    progress: bool = True
+
+
+def default_workers(n_jobs: int) -> int:
+    """One worker per core, never more than there are jobs."""
+    return max(1, min(os.cpu_count() or 1, n_jobs))
+
+
+def run_jobs(jobs: list[Job], workers: int, progress: bool, on_result: Callable[[SubmissionResult], None]) -> None:
+    """Run ``jobs`` on ``workers`` processes (inline for one), handing each result to ``on_result``."""
+    bar = tqdm(total=len(jobs), desc="grading", unit="nb", disable=not progress)
+    try:
+        if workers <= 1:
+            for job in jobs:
+                on_result(grade_submission(job))
+                bar.update()
+            return
+        import multiprocessing
+
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {pool.submit(grade_submission, job): job for job in jobs}
+            for future in as_completed(futures):
+                job = futures[future]
+                try:
+                    result = future.result()
+                except Exception as error:  # a crashed worker costs that submission only
+                    template = nbformat.reads(job.template, as_version=4)
+                    reason = f"grading failed: {type(error).__name__}: {error}"
+                    result = SubmissionResult(job.student, "stopped", reason, not_run_scores(template, reason))
+                on_result(result)
+                bar.update()
+    finally:
+        bar.close()
+
+
+@dataclass
+class GradeReport:
+    """The outcome of ``course grade`` for one lab."""
+
+    lab: str
+    results: list[SubmissionResult]
+    marks_csv: Path
+    report_json: Path
+
+
+def lab_data_files(course: Course, lab: Lab) -> tuple[tuple[str, str], ...]:
+    """The files besides the notebook in a lab's source folder (data a notebook reads)."""
+    folder = course.source_notebook(lab).parent
+    files = []
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and path.name != lab.notebook and ".ipynb_checkpoints" not in path.parts:
+            files.append((str(path), path.relative_to(folder).as_posix()))
+    return tuple(files)
+
+
+def grading_dir(course: Course) -> Path:
+    """Where grading keeps its gradebook, copies of submissions, outputs and reports."""
+    return course.root / "grading"
+
+
+def grade_lab(course: Course, lab: Lab, submissions_dir: Path, options: GradeOptions = GradeOptions(), db_url: str | None = None) -> GradeReport:
+    """Autograde every submission in ``submissions_dir`` for ``lab``; see the module docstring."""
+    root = grading_dir(course)
+    root.mkdir(parents=True, exist_ok=True)
+    db_url = db_url or f"sqlite:///{root / 'gradebook.db'}"
+    notebook_id = Path(lab.notebook).stem
+    source = read_notebook(course.source_notebook(lab))
+    register_lab(db_url, course.id, lab.id, notebook_id, source)
+    template = nbformat.writes(grading_template(source, lab.id, notebook_id))
+    submissions = discover(submissions_dir, lab)
+    workers = options.workers or default_workers(len(submissions))
+    limits = with_threads(options.limits, workers)
+    jobs = [_job(course, lab, root, s, template, limits, options.kernel_name) for s in submissions]
+    results: list[SubmissionResult] = []
+
+    def record(result: SubmissionResult) -> None:
+        record_scores(db_url, course.id, lab.id, notebook_id, result.student, result.scores)
+        results.append(result)
+
+    run_jobs(jobs, workers, options.progress, record)
+    results.sort(key=lambda r: r.student)
+    marks_csv = root / "marks" / f"{lab.id}.csv"
+    report_json = root / "reports" / f"{lab.id}.json"
+    write_marks(marks_csv, results)
+    report_json.parent.mkdir(parents=True, exist_ok=True)
+    report_json.write_text(json.dumps([r.to_dict() for r in results], indent=1), encoding="utf-8")
+    return GradeReport(lab.id, results, marks_csv, report_json)
+
+
+def with_threads(limits: Limits, workers: int) -> Limits:
+    """Share the CPU cores among ``workers`` kernels (at least one thread each)."""
+    threads = max(1, (os.cpu_count() or 1) // max(1, workers))
+    return dataclasses.replace(limits, threads=threads)
+
+
+def _job(course: Course, lab: Lab, root: Path, submission: Submission, template: str, limits: Limits, kernel_name: str) -> Job:
+    kept: str | None = None
+    if submission.path is not None:
+        # Keep an exact copy of what was graded, nbgrader-style: nothing a student sent is lost.
+        copy = root / "submitted" / submission.student / lab.id / lab.notebook
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        if submission.path.resolve() != copy.resolve():
+            shutil.copy2(submission.path, copy)
+        kept = str(copy)
+    output = str(root / "autograded" / submission.student / lab.id / lab.notebook)
+    return Job(submission.student, kept, submission.problem, template, lab_data_files(course, lab), output, limits, kernel_name, submission.path.name if submission.path else "")
+
+
+def write_marks(path: Path, results: Iterable[SubmissionResult]) -> None:
+    """Write one row per student: status, automatic score, pending manual points, message."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["student", "status", "auto_score", "auto_max", "manual_pending", "message"])
+        for r in results:
+            writer.writerow([r.student, r.status, f"{r.auto_score:g}", f"{r.auto_max:g}", f"{r.manual_pending:g}", r.message])
+
+
+def format_table(results: Iterable[SubmissionResult]) -> str:
+    """A plain-text marks table for the terminal."""
+    rows = [("student", "status", "auto", "pending manual", "message")]
+    for r in results:
+        rows.append((r.student, r.status, f"{r.auto_score:g}/{r.auto_max:g}", f"{r.manual_pending:g}", r.message[:70]))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def elapsed(start: float) -> str:
+    """Seconds since ``start`` as a short string."""
+    return f"{time.monotonic() - start:.1f} s"
+
+
+def grade_dir_for_demo(course: Course, lab: Lab) -> Path:
+    """The folder ``course demo`` writes its example submissions to."""
+    return grading_dir(course) / "demo-submissions" / lab.id

@@ -1,0 +1,64 @@
+"""``course validate``: every solution earns full marks, every release zero, and both run to the end."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from .course import Course, Lab
+from .execute import Limits
+from .grade import Job, SubmissionResult, lab_data_files, run_jobs, with_threads
+from .notebooks import grading_template, read_notebook
+
+REFERENCE, RELEASE = "reference-solution", "student-release"
+
+
+@dataclass
+class LabValidation:
+    """The verdict on one lab, with the reasons when it fails."""
+
+    lab: str
+    problems: list[str] = field(default_factory=list)
+    solution: SubmissionResult | None = None
+    release: SubmissionResult | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the lab passed every check."""
+        return not self.problems
+
+
+def judge(lab: Lab, solution: SubmissionResult, release: SubmissionResult) -> LabValidation:
+    """Compare the two runs with what a valid lab must show."""
+    verdict = LabValidation(lab.id, solution=solution, release=release)
+    if solution.status != "graded":
+        verdict.problems.append(f"solution did not run to the end: {solution.message}")
+    for score in solution.scores:
+        if score.kind == "auto" and score.points != score.max_points:
+            verdict.problems.append(f"solution scores {score.points:g}/{score.max_points:g} on '{score.grade_id}': {score.message}")
+    if not any(s.kind == "auto" for s in solution.scores):
+        verdict.problems.append("the lab has no autograded cells")
+    if release.status != "graded":
+        verdict.problems.append(f"release did not run to the end: {release.message}")
+    for score in release.scores:
+        if score.kind == "auto" and score.points:
+            verdict.problems.append(f"release earns {score.points:g} points on '{score.grade_id}' without any answer")
+    return verdict
+
+
+def validate_labs(course: Course, labs: list[Lab], limits: Limits = Limits(), kernel_name: str = "python3", workers: int = 2, progress: bool = True) -> list[LabValidation]:
+    """Run each lab's solution and release in fast mode and judge them."""
+    limits = with_threads(limits, workers)
+    jobs: list[Job] = []
+    for lab in labs:
+        source = read_notebook(course.source_notebook(lab))
+        template = nbformat.writes(grading_template(source, lab.id, Path(lab.notebook).stem))
+        files = lab_data_files(course, lab)
+        for student, path in ((REFERENCE, course.source_notebook(lab)), (RELEASE, course.release_notebook(lab))):
+            problem = None if path.is_file() else f"{path.relative_to(course.root)} is missing: run `course build`"
+            jobs.append(Job(f"{lab.id}:{student}", str(path), problem, template, files, None, limits, kernel_name))
+    results: dict[str, SubmissionResult] = {}
+    run_jobs(jobs, workers, progress, lambda r: results.__setitem__(r.student, r))
+    return [judge(lab, results[f"{lab.id}:{REFERENCE}"], results[f"{lab.id}:{RELEASE}"]) for lab in labs]
