@@ -27,6 +27,10 @@ GRADING_ENV = {
 }
 
 
+class _NotebookTimeout(Exception):
+    """The whole notebook ran past its wall-clock budget."""
+
+
 @dataclass(frozen=True)
 class Limits:
     """Time and output limits for one notebook run."""
@@ -81,15 +85,23 @@ def execute_notebook(
     problem: str | None = None
     completed = False
 
+    deadline = started + limits.notebook_timeout_s
+
     async def run() -> None:
         async with client.async_setup_kernel(env=env or kernel_env(limits), cwd=str(workdir)):
             for index, cell in enumerate(nb.cells):
-                await client.async_execute_cell(cell, index)
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise _NotebookTimeout
+                try:
+                    await asyncio.wait_for(client.async_execute_cell(cell, index), remaining)
+                except asyncio.TimeoutError as error:
+                    raise _NotebookTimeout from error
 
     try:
-        asyncio.run(asyncio.wait_for(run(), timeout=limits.notebook_timeout_s))
+        asyncio.run(run())
         completed = True
-    except (asyncio.TimeoutError, TimeoutError):
+    except _NotebookTimeout:
         problem = f"the notebook ran longer than its {limits.notebook_timeout_s} s limit and was stopped"
     except CellTimeoutError:
         problem = f"a cell ran longer than {limits.cell_timeout_s} s and could not be interrupted"

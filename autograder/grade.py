@@ -225,7 +225,17 @@ def _job(course: Course, lab: Lab, root: Path, submission: Submission, template:
             shutil.copy2(submission.path, copy)
         kept = str(copy)
     output = str(root / "autograded" / submission.student / lab.id / lab.notebook)
-    return Job(submission.student, kept, submission.problem, template, lab_data_files(course, lab), output, limits, kernel_name, submission.path.name if submission.path else "")
+    return Job(
+        student=submission.student,
+        submission=kept,
+        problem=submission.problem,
+        template=template,
+        data_files=lab_data_files(course, lab),
+        output=output,
+        display_name=submission.path.name if submission.path else "",
+        limits=limits,
+        kernel_name=kernel_name,
+    )
 
 
 def write_marks(path: Path, results: Iterable[SubmissionResult]) -> None:

@@ -58,7 +58,18 @@ def validate_labs(course: Course, labs: list[Lab], limits: Limits = Limits(), ke
         files = lab_data_files(course, lab)
         for student, path in ((REFERENCE, course.source_notebook(lab)), (RELEASE, course.release_notebook(lab))):
             problem = None if path.is_file() else f"{path.relative_to(course.root)} is missing: run `course build`"
-            jobs.append(Job(f"{lab.id}:{student}", str(path), problem, template, files, None, limits, kernel_name))
+            jobs.append(
+                Job(
+                    student=f"{lab.id}:{student}",
+                    submission=str(path),
+                    problem=problem,
+                    template=template,
+                    data_files=files,
+                    output=None,
+                    limits=limits,
+                    kernel_name=kernel_name,
+                )
+            )
     results: dict[str, SubmissionResult] = {}
     run_jobs(jobs, workers, progress, lambda r: results.__setitem__(r.student, r))
     return [judge(lab, results[f"{lab.id}:{REFERENCE}"], results[f"{lab.id}:{RELEASE}"]) for lab in labs]

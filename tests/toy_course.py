@@ -53,6 +53,7 @@ def source_notebook() -> nbformat.NotebookNode:
 
 def make_course(root: Path) -> Path:
     """Write the toy course (course.toml, source notebook, a data file) under ``root``."""
+    root.mkdir(parents=True, exist_ok=True)
     (root / "course.toml").write_text(
         '[course]\nid = "toy"\ntitle = "Toy course"\npublic_repo = "someone/toy"\npublic_ref = "v1"\n\n'
         f'[[labs]]\nid = "{LAB_ID}"\ntitle = "Toy"\nnotebook = "{NOTEBOOK}"\n',

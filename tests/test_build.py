@@ -1,0 +1,41 @@
+import json
+
+from autograder.build import build, colab_url, render_colab_links
+from autograder.course import load_course
+
+
+def test_build_writes_release_data_and_links(toy_root):
+    course = load_course(toy_root)
+    report = build(course)
+    assert sorted(report.written) == ["colab_links.md", "labs/lab01_toy/lab01_toy.ipynb", "labs/lab01_toy/numbers.txt"]
+    release = json.loads((toy_root / "labs/lab01_toy/lab01_toy.ipynb").read_text())
+    first, second = release["cells"][:2]
+    assert first["id"] == "colab-badge" and colab_url(course, course.labs[0]) in "".join(first["source"])
+    assert second["id"] == "colab-setup" and "google.colab" in "".join(second["source"])
+    assert "someone/toy@v1" in "".join(second["source"])
+    assert all(not c.get("outputs") for c in release["cells"] if c["cell_type"] == "code")
+
+
+def test_build_is_idempotent_and_check_detects_drift(toy_root):
+    course = load_course(toy_root)
+    build(course)
+    assert build(course).written == []
+    assert build(course, check=True).differences == []
+    release = toy_root / "labs/lab01_toy/lab01_toy.ipynb"
+    release.write_text(release.read_text().replace("double", "triple"))
+    (toy_root / "labs/lab01_toy/numbers.txt").write_text("changed")
+    (toy_root / "labs/lab99_stale").mkdir()
+    differences = build(course, check=True).differences
+    assert any("lab01_toy.ipynb is out of date" in d for d in differences)
+    assert any("numbers.txt differs" in d for d in differences)
+    assert any("lab99_stale has no entry" in d for d in differences)
+    assert "triple" in release.read_text(), "--check must not write"
+
+
+def test_colab_links_point_at_existing_releases(toy_root):
+    course = load_course(toy_root)
+    build(course)
+    text = render_colab_links(course)
+    for lab in course.labs:
+        assert colab_url(course, lab) in text
+        assert course.release_notebook(lab).is_file()
