@@ -194,9 +194,10 @@ def grade_lab(course: Course, lab: Lab, submissions_dir: Path, options: GradeOpt
     limits = with_threads(options.limits, workers)
     jobs = [_job(course, lab, root, s, template, limits, options.kernel_name) for s in submissions]
     results: list[SubmissionResult] = []
+    stamps = {s.student: s.timestamp for s in submissions}
 
     def record(result: SubmissionResult) -> None:
-        record_scores(db_url, course.id, lab.id, notebook_id, result.student, result.scores)
+        record_scores(db_url, course.id, lab.id, notebook_id, result.student, result.scores, stamps.get(result.student))
         results.append(result)
 
     run_jobs(jobs, workers, options.progress, record)
@@ -223,6 +224,8 @@ def _job(course: Course, lab: Lab, root: Path, submission: Submission, template:
         copy.parent.mkdir(parents=True, exist_ok=True)
         if submission.path.resolve() != copy.resolve():
             shutil.copy2(submission.path, copy)
+            if submission.timestamp is not None:
+                (copy.parent / "timestamp.txt").write_text(submission.timestamp.isoformat(), encoding="utf-8")
         kept = str(copy)
     output = str(root / "autograded" / submission.student / lab.id / lab.notebook)
     return Job(

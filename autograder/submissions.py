@@ -8,6 +8,7 @@ files and macOS archive folders.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import re
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ class Submission:
     student: str
     path: Path | None
     problem: str | None = None
+    timestamp: dt.datetime | None = None  # when it was submitted, if known
+
 
     def digest(self) -> str:
         """SHA-256 of the notebook file (empty string when there is none)."""
@@ -34,10 +37,22 @@ class Submission:
         return hashlib.sha256(self.path.read_bytes()).hexdigest()
 
 
+def read_timestamp(folder: Path) -> dt.datetime | None:
+    """The submission time in ``folder/timestamp.txt`` (nbgrader's convention), if present and valid."""
+    path = folder / "timestamp.txt"
+    if not path.is_file():
+        return None
+    try:
+        stamp = dt.datetime.fromisoformat(path.read_text(encoding="utf-8").strip())
+    except ValueError:
+        return None
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.timezone.utc)
+
+
 def _in_folder(student: str, folder: Path, lab: Lab) -> Submission:
     for candidate in (folder / lab.notebook, folder / lab.id / lab.notebook):
         if candidate.is_file():
-            return Submission(student, candidate)
+            return Submission(student, candidate, timestamp=read_timestamp(candidate.parent))
     notebooks = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
     if notebooks:
         found = ", ".join(notebooks[:5])

@@ -37,3 +37,16 @@ def test_unsafe_names_are_sanitised(tmp_path):
     (tmp_path / "bad name!.ipynb").write_text("{}")
     (only,) = discover(tmp_path, LAB)
     assert only.student == "bad_name"
+
+
+def test_timestamps_follow_nbgrader_convention(tmp_path):
+    folder = tmp_path / "zoe" / "lab01_toy"
+    folder.mkdir(parents=True)
+    (folder / "lab01_toy.ipynb").write_text("{}")
+    (folder / "timestamp.txt").write_text("2026-10-05 14:30:00+00:00")
+    (tmp_path / "yann").mkdir()
+    (tmp_path / "yann" / "lab01_toy.ipynb").write_text("{}")
+    (tmp_path / "yann" / "timestamp.txt").write_text("not a date")
+    found = {s.student: s for s in discover(tmp_path, LAB)}
+    assert found["zoe"].timestamp.isoformat() == "2026-10-05T14:30:00+00:00"
+    assert found["yann"].timestamp is None

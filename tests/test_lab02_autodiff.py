@@ -1,0 +1,606 @@
+"""Lab 02 (automatic differentiation): the hidden tests judge behaviour, not code shape.
+
+Each autograded test cell of the source notebook is run here, hidden tests included, against
+the notebook's own reference answers, against correct answers written differently (other
+class layouts, other loop structures, other PyTorch APIs) and against wrong answers, which
+must fail.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK = ROOT / "solutions" / "lab02_autodiff" / "lab02_autodiff.ipynb"
+
+
+def _graded_cells() -> dict[str, nbformat.NotebookNode]:
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    return {c.metadata["nbgrader"]["grade_id"]: c for c in nb.cells if "nbgrader" in c.metadata}
+
+
+CELLS = _graded_cells()
+
+
+def _base_namespace() -> dict[str, Any]:
+    return {"math": math, "np": np, "torch": torch, "F": F}
+
+
+def reference(*answer_ids: str) -> dict[str, Any]:
+    """A namespace holding what the notebook's own answer cells define."""
+    namespace = _base_namespace()
+    for answer_id in answer_ids:
+        exec(compile(CELLS[answer_id].source, f"<{answer_id}>", "exec"), namespace)
+    return namespace
+
+
+def run_tests(grade_id: str, namespace: dict[str, Any]) -> None:
+    """Run one autograded test cell (public and hidden parts) in ``namespace``."""
+    source = CELLS[grade_id].source
+    assert "### BEGIN HIDDEN TESTS" in source, f"{grade_id} has no hidden tests"
+    exec(compile(source, f"<{grade_id}>", "exec"), namespace)
+
+
+def fails(grade_id: str, namespace: dict[str, Any]) -> bool:
+    try:
+        run_tests(grade_id, namespace)
+    except (AssertionError, Exception):  # CheckFailed is an AssertionError; stubs raise others
+        return True
+    return False
+
+
+# --------------------------------------------------------------------------------------------
+# The notebook itself
+
+
+def test_graded_cells_and_points() -> None:
+    points = {gid: c.metadata["nbgrader"].get("points", 0) for gid, c in CELLS.items()
+              if c.metadata["nbgrader"].get("grade")}
+    assert sum(points.values()) == 20
+    autograded = [gid for gid, c in CELLS.items()
+                  if c.metadata["nbgrader"].get("grade") and not c.metadata["nbgrader"].get("solution")]
+    assert set(autograded) == {
+        "dual-class-tests", "value-class-tests", "q1-gd-factorise-ad-tests", "q2a-iris-losses-tests",
+        "q3a-mlp-forward-tests", "q3b-train-mlp-tests",
+    }
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), "commit with outputs cleared"
+    assert [c.id for c in nb.cells if "nbgrader" in c.metadata] == list(CELLS), "cell ids are the grade ids"
+
+
+def _stubbed(answer_id: str) -> dict[str, Any]:
+    """The namespace a student release gives: solution blocks replaced by the stub."""
+    from nbgrader.preprocessors import ClearSolutions
+    from traitlets.config import Config
+
+    config = Config()
+    config.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(CELLS[answer_id].source,
+                                                                    metadata=CELLS[answer_id].metadata)])
+    nb, _ = ClearSolutions(config=config).preprocess(nb, {})
+    namespace = _base_namespace()
+    try:
+        exec(nb.cells[0].source, namespace)
+    except NotImplementedError:
+        pass
+    return namespace
+
+
+@pytest.mark.parametrize(
+    ("test_id", "answer_id"),
+    [
+        ("dual-class-tests", "dual-class"),
+        ("value-class-tests", "value-class"),
+        ("q1-gd-factorise-ad-tests", "q1-gd-factorise-ad"),
+        ("q2a-iris-losses-tests", "q2a-iris-losses"),
+        ("q3a-mlp-forward-tests", "q3a-mlp-forward"),
+        ("q3b-train-mlp-tests", "q3b-train-mlp"),
+    ],
+)
+def test_release_stubs_score_zero(test_id: str, answer_id: str) -> None:
+    namespace = _stubbed(answer_id)
+    if answer_id == "q3b-train-mlp":
+        namespace.update({k: v for k, v in reference("q3a-mlp-forward").items() if k == "mlp_forward"})
+    assert fails(test_id, namespace)
+
+
+# --------------------------------------------------------------------------------------------
+# Dual numbers
+
+
+class DualPair:
+    """Another layout: the two parts in one tuple, functions through one chain-rule helper,
+    division through the reciprocal."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self, real: float, dual: float = 0.0) -> None:
+        self.parts = (float(real), float(dual))
+
+    real = property(lambda self: self.parts[0])
+    dual = property(lambda self: self.parts[1])
+
+    @classmethod
+    def of(cls, x: Any) -> DualPair:
+        return x if isinstance(x, cls) else cls(x)
+
+    def _chain(self, value: float, slope: float) -> DualPair:
+        return DualPair(value, slope * self.parts[1])
+
+    def __add__(self, o: Any) -> DualPair:
+        o = DualPair.of(o)
+        return DualPair(self.parts[0] + o.parts[0], self.parts[1] + o.parts[1])
+
+    __radd__ = __add__
+
+    def __sub__(self, o: Any) -> DualPair:
+        o = DualPair.of(o)
+        return DualPair(self.parts[0] - o.parts[0], self.parts[1] - o.parts[1])
+
+    def __rsub__(self, o: Any) -> DualPair:
+        return DualPair.of(o) - self
+
+    def __mul__(self, o: Any) -> DualPair:
+        (a, b), (c, d) = self.parts, DualPair.of(o).parts
+        return DualPair(a * c, a * d + b * c)
+
+    __rmul__ = __mul__
+
+    def reciprocal(self) -> DualPair:
+        return self._chain(1.0 / self.parts[0], -1.0 / self.parts[0] ** 2)
+
+    def __truediv__(self, o: Any) -> DualPair:
+        return self * DualPair.of(o).reciprocal()
+
+    def __rtruediv__(self, o: Any) -> DualPair:
+        return DualPair.of(o) * self.reciprocal()
+
+    def __neg__(self) -> DualPair:
+        return self * -1
+
+    def __pow__(self, n: float) -> DualPair:
+        return self._chain(self.parts[0] ** n, n * self.parts[0] ** (n - 1))
+
+    def sin(self) -> DualPair:
+        return self._chain(math.sin(self.parts[0]), math.cos(self.parts[0]))
+
+    def cos(self) -> DualPair:
+        return self._chain(math.cos(self.parts[0]), -math.sin(self.parts[0]))
+
+    def tan(self) -> DualPair:
+        return self._chain(math.tan(self.parts[0]), 1.0 / math.cos(self.parts[0]) ** 2)
+
+    def exp(self) -> DualPair:
+        return self._chain(math.exp(self.parts[0]), math.exp(self.parts[0]))
+
+    def log(self) -> DualPair:
+        return self._chain(math.log(self.parts[0]), 1.0 / self.parts[0])
+
+
+_NUMPY_RULES = {
+    "sin": (np.sin, np.cos),
+    "cos": (np.cos, lambda a: -np.sin(a)),
+    "tan": (np.tan, lambda a: 1 + np.tan(a) ** 2),
+    "exp": (np.exp, np.exp),
+    "log": (np.log, lambda a: 1 / a),
+}
+
+
+@dataclass(frozen=True)
+class DualData:
+    """Another layout: a frozen dataclass, NumPy scalars, functions generated from a table."""
+
+    real: float
+    dual: float = 0.0
+
+    def _lift(self, o: Any) -> DualData:
+        return o if isinstance(o, DualData) else DualData(o)
+
+    def __add__(self, o: Any) -> DualData:
+        o = self._lift(o)
+        return DualData(self.real + o.real, self.dual + o.dual)
+
+    def __radd__(self, o: Any) -> DualData:
+        return self + o
+
+    def __neg__(self) -> DualData:
+        return DualData(-self.real, -self.dual)
+
+    def __sub__(self, o: Any) -> DualData:
+        return self + -self._lift(o)
+
+    def __rsub__(self, o: Any) -> DualData:
+        return -self + o
+
+    def __mul__(self, o: Any) -> DualData:
+        o = self._lift(o)
+        return DualData(self.real * o.real, self.dual * o.real + self.real * o.dual)
+
+    def __rmul__(self, o: Any) -> DualData:
+        return self * o
+
+    def __truediv__(self, o: Any) -> DualData:
+        o = self._lift(o)
+        return DualData(self.real / o.real, (self.dual - self.real * o.dual / o.real) / o.real)
+
+    def __rtruediv__(self, o: Any) -> DualData:
+        return self._lift(o) / self
+
+    def __pow__(self, n: float) -> DualData:
+        return DualData(np.float64(self.real) ** n, n * np.float64(self.real) ** (n - 1) * self.dual)
+
+
+for _name, (_f, _df) in _NUMPY_RULES.items():
+    setattr(DualData, _name, (lambda f, df: lambda self: DualData(f(self.real), df(self.real) * self.dual))(_f, _df))
+
+
+def _dual_with(**overrides: Any) -> type:
+    """The reference Dual class with some methods replaced by wrong ones."""
+    cls = reference("dual-class")["Dual"]
+    return type("Dual", (cls,), overrides)
+
+
+@pytest.mark.parametrize("dual_class", [None, DualPair, DualData], ids=["reference", "tuple-layout", "dataclass-numpy"])
+def test_dual_correct_variants_pass(dual_class: type | None) -> None:
+    namespace = reference("dual-class") if dual_class is None else {"Dual": dual_class}
+    run_tests("dual-class-tests", namespace)
+
+
+@pytest.mark.parametrize(
+    "wrong",
+    [
+        {"__mul__": lambda self, o: type(self)(self.real * type(self).lift(o).real, self.real * type(self).lift(o).dual)},
+        {"tan": lambda self: type(self)(math.tan(self.real), self.dual / math.cos(self.real))},
+        {"__rsub__": lambda self, o: self - o},
+        {"__pow__": lambda self, n: type(self)(self.real**n, self.real ** (n - 1) * self.dual)},
+    ],
+    ids=["product-rule-half", "tan-derivative", "rsub-sign", "power-rule-without-n"],
+)
+def test_dual_wrong_variants_fail(wrong: dict[str, Any]) -> None:
+    assert fails("dual-class-tests", {"Dual": _dual_with(**wrong)})
+
+
+# --------------------------------------------------------------------------------------------
+# Reverse mode
+
+
+class ValueClosures:
+    """Another layout: each node stores a closure that pushes its gradient to its inputs, and
+    backward orders the graph with an explicit stack instead of recursion."""
+
+    def __init__(self, data: float, inputs: tuple = (), push: Any = None) -> None:
+        self.data, self.grad = float(data), 0.0
+        self._inputs, self._push = inputs, push or (lambda: None)
+
+    @staticmethod
+    def _v(x: Any) -> ValueClosures:
+        return x if isinstance(x, ValueClosures) else ValueClosures(x)
+
+    def _unary(self, value: float, slope: float) -> ValueClosures:
+        out = ValueClosures(value, (self,))
+
+        def push() -> None:
+            self.grad += slope * out.grad
+
+        out._push = push
+        return out
+
+    def __add__(self, o: Any) -> ValueClosures:
+        o = self._v(o)
+        out = ValueClosures(self.data + o.data, (self, o))
+
+        def push() -> None:
+            self.grad += out.grad
+            o.grad += out.grad
+
+        out._push = push
+        return out
+
+    def __mul__(self, o: Any) -> ValueClosures:
+        o = self._v(o)
+        out = ValueClosures(self.data * o.data, (self, o))
+
+        def push() -> None:
+            self.grad += o.data * out.grad
+            o.grad += self.data * out.grad
+
+        out._push = push
+        return out
+
+    __radd__, __rmul__ = __add__, __mul__
+
+    def __neg__(self) -> ValueClosures:
+        return self * -1.0
+
+    def __sub__(self, o: Any) -> ValueClosures:
+        return self + -self._v(o)
+
+    def __rsub__(self, o: Any) -> ValueClosures:
+        return -self + o
+
+    def __pow__(self, n: float) -> ValueClosures:
+        return self._unary(self.data**n, n * self.data ** (n - 1))
+
+    def __truediv__(self, o: Any) -> ValueClosures:
+        return self * self._v(o) ** -1
+
+    def __rtruediv__(self, o: Any) -> ValueClosures:
+        return self**-1 * o
+
+    def sin(self) -> ValueClosures:
+        return self._unary(math.sin(self.data), math.cos(self.data))
+
+    def cos(self) -> ValueClosures:
+        return self._unary(math.cos(self.data), -math.sin(self.data))
+
+    def tan(self) -> ValueClosures:
+        return self._unary(math.tan(self.data), 1 / math.cos(self.data) ** 2)
+
+    def exp(self) -> ValueClosures:
+        return self._unary(math.exp(self.data), math.exp(self.data))
+
+    def log(self) -> ValueClosures:
+        return self._unary(math.log(self.data), 1 / self.data)
+
+    def backward(self) -> None:
+        order, done, stack = [], set(), [(self, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if expanded:
+                order.append(node)
+            elif id(node) not in done:
+                done.add(id(node))
+                stack.append((node, True))
+                stack.extend((parent, False) for parent in node._inputs if id(parent) not in done)
+        self.grad = 1.0
+        for node in reversed(order):
+            node._push()
+
+
+def _value_kahn() -> type:
+    """The reference node layout with another backward: Kahn's algorithm on child counts."""
+    base = reference("value-class")["Value"]
+
+    def backward(self: Any) -> None:
+        children: dict[int, int] = {}
+        stack, seen = [self], {id(self)}
+        while stack:
+            node = stack.pop()
+            for parent, _ in node.parents:
+                children[id(parent)] = children.get(id(parent), 0) + 1
+                if id(parent) not in seen:
+                    seen.add(id(parent))
+                    stack.append(parent)
+        self.grad = 1.0
+        ready = deque([self])
+        while ready:
+            node = ready.popleft()
+            for parent, local in node.parents:
+                parent.grad += local * node.grad
+                children[id(parent)] -= 1
+                if children[id(parent)] == 0:
+                    ready.append(parent)
+
+    return type("Value", (base,), {"backward": backward})
+
+
+def _value_with_backward(kind: str) -> type:
+    base = reference("value-class")["Value"]
+
+    def backward(self: Any) -> None:
+        order: list[Any] = []
+        seen: set[int] = set()
+
+        def visit(node: Any) -> None:
+            if kind != "no-dedupe":
+                if id(node) in seen:
+                    return
+                seen.add(id(node))
+            for parent, _ in node.parents:
+                visit(parent)
+            order.append(node)
+
+        visit(self)
+        self.grad = 1.0
+        for node in (order if kind == "forward-order" else reversed(order)):
+            for parent, local in node.parents:
+                if kind == "overwrite":
+                    parent.grad = local * node.grad
+                else:
+                    parent.grad += local * node.grad
+
+    return type("Value", (base,), {"backward": backward})
+
+
+@pytest.mark.parametrize("variant", ["reference", "closures-stack", "kahn"])
+def test_value_correct_variants_pass(variant: str) -> None:
+    value_class = {
+        "reference": lambda: reference("value-class")["Value"],
+        "closures-stack": lambda: ValueClosures,
+        "kahn": _value_kahn,
+    }[variant]()
+    run_tests("value-class-tests", {"Value": value_class})
+
+
+@pytest.mark.parametrize("kind", ["no-dedupe", "forward-order", "overwrite"])
+def test_value_wrong_backward_fails(kind: str) -> None:
+    assert fails("value-class-tests", {"Value": _value_with_backward(kind)})
+
+
+# --------------------------------------------------------------------------------------------
+# Question 1: factorisation by gradient descent
+
+
+def gd_factorise_optim(A: torch.Tensor, rank: int, num_epochs: int = 1000, lr: float = 0.01):
+    """Correct, written with torch.optim.SGD and a parameter list."""
+    U = torch.rand(A.shape[0], rank).requires_grad_()
+    V = torch.rand(A.shape[1], rank).requires_grad_()
+    optimiser = torch.optim.SGD([U, V], lr=lr)
+    for _ in range(num_epochs):
+        optimiser.zero_grad()
+        torch.sum(torch.square(U @ V.t() - A)).backward()
+        optimiser.step()
+    return U.detach(), V.detach()
+
+
+def gd_factorise_grad(A: torch.Tensor, rank: int, num_epochs: int = 1000, lr: float = 0.01):
+    """Correct, written with torch.autograd.grad, V kept transposed, new tensors each step."""
+    U = torch.rand(A.shape[0], rank, requires_grad=True)
+    Vt = torch.rand(rank, A.shape[1], requires_grad=True)
+    for _ in range(num_epochs):
+        gU, gVt = torch.autograd.grad(((A - U @ Vt) ** 2).sum(), (U, Vt))
+        U = (U - lr * gU).detach().requires_grad_()
+        Vt = (Vt - lr * gVt).detach().requires_grad_()
+    return U.detach(), Vt.detach().T.contiguous()
+
+
+def gd_factorise_mean_loss(A: torch.Tensor, rank: int, num_epochs: int = 1000, lr: float = 0.01):
+    """Wrong: the mean squared error instead of the sum, so steps are m*n times smaller."""
+    U = torch.rand(A.shape[0], rank, requires_grad=True)
+    V = torch.rand(A.shape[1], rank, requires_grad=True)
+    optimiser = torch.optim.SGD([U, V], lr=lr)
+    for _ in range(num_epochs):
+        optimiser.zero_grad()
+        ((A - U @ V.T) ** 2).mean().backward()
+        optimiser.step()
+    return U.detach(), V.detach()
+
+
+def gd_factorise_randn(A: torch.Tensor, rank: int, num_epochs: int = 1000, lr: float = 0.01):
+    """Wrong: starts from a normal instead of uniform [0, 1)."""
+    U = (0.5 * torch.randn(A.shape[0], rank)).requires_grad_()
+    V = (0.5 * torch.randn(A.shape[1], rank)).requires_grad_()
+    optimiser = torch.optim.SGD([U, V], lr=lr)
+    for _ in range(num_epochs):
+        optimiser.zero_grad()
+        ((A - U @ V.T) ** 2).sum().backward()
+        optimiser.step()
+    return U.detach(), V.detach()
+
+
+def gd_factorise_fixed_lr(A: torch.Tensor, rank: int, num_epochs: int = 1000, lr: float = 0.01):
+    """Wrong: ignores the lr argument."""
+    return gd_factorise_optim(A, rank, num_epochs, 0.01)
+
+
+@pytest.mark.parametrize("fn", [None, gd_factorise_optim, gd_factorise_grad], ids=["reference", "optim-sgd", "autograd-grad"])
+def test_factorise_correct_variants_pass(fn: Any) -> None:
+    namespace = reference("q1-gd-factorise-ad") if fn is None else {"gd_factorise_ad": fn}
+    run_tests("q1-gd-factorise-ad-tests", namespace)
+
+
+@pytest.mark.parametrize("fn", [gd_factorise_mean_loss, gd_factorise_randn, gd_factorise_fixed_lr])
+def test_factorise_wrong_variants_fail(fn: Any) -> None:
+    assert fails("q1-gd-factorise-ad-tests", {"gd_factorise_ad": fn})
+
+
+def test_factorise_reaches_the_optimum_from_many_starts() -> None:
+    """The tolerance of the hidden test is not a matter of luck: 20 seeds all pass it."""
+    gen = torch.Generator().manual_seed(7)
+    A = torch.randn(6, 5, generator=gen)
+    best = float((torch.linalg.svdvals(A.double())[2:] ** 2).sum())
+    fn = reference("q1-gd-factorise-ad")["gd_factorise_ad"]
+    for seed in range(20):
+        torch.manual_seed(seed)
+        U, V = fn(A, 2)
+        assert float(((A - U @ V.T) ** 2).sum()) <= 1.01 * best + 1e-3
+
+
+# --------------------------------------------------------------------------------------------
+# Question 2: the Iris losses
+
+
+def _iris_losses(centre: bool = True, rank: int = 2) -> tuple[float, float]:
+    from sklearn.datasets import load_iris
+
+    X = torch.tensor(load_iris().data, dtype=torch.float32)
+    if centre:
+        X = X - X.mean(0)
+    torch.manual_seed(0)
+    U, V = gd_factorise_optim(X, rank)
+    s = torch.linalg.svdvals(X)
+    return float(((X - U @ V.T) ** 2).sum()), float((s[rank:] ** 2).sum())
+
+
+def test_iris_losses() -> None:
+    gd, svd = _iris_losses()
+    run_tests("q2a-iris-losses-tests", {"iris_loss_gd": gd, "iris_loss_svd": svd})
+    assert fails("q2a-iris-losses-tests", {"iris_loss_gd": gd, "iris_loss_svd": _iris_losses(centre=False)[1]})
+    assert fails("q2a-iris-losses-tests", {"iris_loss_gd": _iris_losses(rank=1)[0], "iris_loss_svd": svd})
+    assert fails("q2a-iris-losses-tests", {"iris_loss_gd": torch.tensor(gd), "iris_loss_svd": svd})
+
+
+# --------------------------------------------------------------------------------------------
+# Question 3: the raw-tensor MLP
+
+
+def mlp_forward_alt(params: dict, X: torch.Tensor) -> torch.Tensor:
+    """Correct, written with F.relu and addmm."""
+    hidden = F.relu(torch.addmm(params["b1"].expand(X.shape[0], 12), X, params["W1"]))
+    return torch.addmm(params["b2"].expand(X.shape[0], 3), hidden, params["W2"])
+
+
+def mlp_forward_wrong(params: dict, X: torch.Tensor) -> torch.Tensor:
+    """Wrong: the bias b1 added after the ReLU."""
+    return (torch.relu(X @ params["W1"]) + params["b1"]) @ params["W2"] + params["b2"]
+
+
+def test_mlp_forward_variants() -> None:
+    run_tests("q3a-mlp-forward-tests", reference("q3a-mlp-forward"))
+    run_tests("q3a-mlp-forward-tests", {"mlp_forward": mlp_forward_alt})
+    assert fails("q3a-mlp-forward-tests", {"mlp_forward": mlp_forward_wrong})
+
+
+def train_mlp_optim(X: torch.Tensor, y: torch.Tensor, num_epochs: int = 100, lr: float = 0.01) -> dict:
+    """Correct, written differently: W2 drawn first, torch.optim.SGD, log-softmax by hand."""
+    W2 = torch.randn(12, 3, requires_grad=True)
+    W1 = torch.randn(4, 12, requires_grad=True)
+    b1 = torch.tensor(0.0, requires_grad=True)
+    b2 = torch.tensor(0.0, requires_grad=True)
+    optimiser = torch.optim.SGD([W1, b1, W2, b2], lr=lr)
+    for _ in range(num_epochs):
+        logits = torch.relu(X @ W1 + b1) @ W2 + b2
+        loss = -logits.log_softmax(dim=1).gather(1, y[:, None]).mean()
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    return {"W1": W1, "b1": b1, "W2": W2, "b2": b2}
+
+
+def train_mlp_sum_loss(X: torch.Tensor, y: torch.Tensor, num_epochs: int = 100, lr: float = 0.01) -> dict:
+    """Wrong: summed instead of mean cross-entropy."""
+    params = {"W1": torch.randn(4, 12), "b1": torch.zeros(()), "W2": torch.randn(12, 3), "b2": torch.zeros(())}
+    for p in params.values():
+        p.requires_grad_()
+    for _ in range(num_epochs):
+        loss = F.cross_entropy(torch.relu(X @ params["W1"] + params["b1"]) @ params["W2"] + params["b2"], y,
+                               reduction="sum")
+        grads = torch.autograd.grad(loss, list(params.values()))
+        with torch.no_grad():
+            for p, g in zip(params.values(), grads):
+                p -= lr * g
+    return params
+
+
+def train_mlp_vector_bias(X: torch.Tensor, y: torch.Tensor, num_epochs: int = 100, lr: float = 0.01) -> dict:
+    """Wrong: one bias per unit instead of scalar biases."""
+    params = train_mlp_optim(X, y, num_epochs, lr)
+    params["b1"] = params["b1"].detach().expand(12).clone()
+    return params
+
+
+def test_train_mlp_variants() -> None:
+    run_tests("q3b-train-mlp-tests", reference("q3a-mlp-forward", "q3b-train-mlp"))
+    run_tests("q3b-train-mlp-tests", {"train_mlp": train_mlp_optim})
+    assert fails("q3b-train-mlp-tests", {"train_mlp": train_mlp_sum_loss})
+    assert fails("q3b-train-mlp-tests", {"train_mlp": train_mlp_vector_bias})
