@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .course import Course, CourseError, load_course
 from .execute import Limits
+from .grade import SandboxUnavailable
 from .notebooks import NotebookError
 
 
@@ -60,15 +61,12 @@ def cmd_validate(course: Course, args: argparse.Namespace) -> int:
 
 def cmd_grade(course: Course, args: argparse.Namespace) -> int:
     """Autograde a folder of submissions."""
-    from .grade import GradeOptions, format_table, grade_lab
+    from .grade import format_table, grade_lab
 
     lab = course.lab(args.lab)
-    options = GradeOptions(workers=args.workers, limits=_limits(args), progress=not args.quiet)
-    report = grade_lab(course, lab, Path(args.submissions), options, db_url=args.db_url)
+    report = grade_lab(course, lab, Path(args.submissions), _grade_options(args), db_url=args.db_url)
     print(format_table(report.results))
-    for result in report.results:
-        for repair in result.repairs:
-            print(f"note: {result.student}: {repair}")
+    print_review_list(report.results)
     print(f"marks: {report.marks_csv.relative_to(course.root)}; details: {report.report_json.relative_to(course.root)}")
     return 0
 
@@ -77,7 +75,7 @@ def cmd_demo(course: Course, args: argparse.Namespace) -> int:
     """Build, make example submissions, grade them and print the marks."""
     from .build import build
     from .demo import write_demo_submissions
-    from .grade import GradeOptions, format_table, grade_dir_for_demo, grade_lab
+    from .grade import format_table, grade_dir_for_demo, grade_lab
 
     build(course)
     lab = course.lab(args.lab) if args.lab else course.labs[0]
@@ -85,10 +83,37 @@ def cmd_demo(course: Course, args: argparse.Namespace) -> int:
     shutil.rmtree(folder, ignore_errors=True)
     names = write_demo_submissions(course, lab, folder)
     print(f"built the releases; grading {len(names)} example submissions of {lab.id} ({', '.join(names)})")
-    report = grade_lab(course, lab, folder, GradeOptions(workers=args.workers, limits=_limits(args), progress=not args.quiet))
+    report = grade_lab(course, lab, folder, _grade_options(args))
     print(format_table(report.results))
+    print_review_list(report.results)
     print(f"gradebook: grading/gradebook.db; marks: {report.marks_csv.relative_to(course.root)}")
     return 0
+
+
+def print_review_list(results) -> None:
+    """Print the submissions a human should look at, with the reasons."""
+    flagged = [r for r in results if r.flags or r.repairs]
+    if not flagged:
+        return
+    print("\nfor review:")
+    for result in flagged:
+        for reason in result.flags:
+            print(f"  {result.student}: {reason}")
+        for repair in result.repairs:
+            print(f"  {result.student}: {repair}")
+
+
+def _grade_options(args: argparse.Namespace):
+    from .grade import GradeOptions
+    from .sandbox import SandboxLimits
+
+    return GradeOptions(
+        workers=args.workers,
+        limits=_limits(args),
+        progress=not args.quiet,
+        sandbox=SandboxLimits(memory_mb=args.memory_mb, pids=args.max_pids),
+        allow_unsandboxed=args.unsafe_no_sandbox,
+    )
 
 
 def _limits(args: argparse.Namespace) -> Limits:
@@ -116,7 +141,17 @@ def build_parser() -> argparse.ArgumentParser:
     run_options(p, workers=2)
     p.set_defaults(func=cmd_validate)
 
+    def sandbox_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--memory-mb", type=int, default=4096, help="memory limit per kernel (MiB)")
+        p.add_argument("--max-pids", type=int, default=256, help="process/thread limit per kernel")
+        p.add_argument(
+            "--unsafe-no-sandbox",
+            action="store_true",
+            help="grade even where no sandbox works: submissions then run with YOUR permissions",
+        )
+
     p = sub.add_parser("grade", help="autograde a folder of submissions")
+    sandbox_options(p)
     p.add_argument("lab", help="lab id or number")
     p.add_argument("submissions", help="folder of <student>.ipynb or <student>/<notebook>")
     p.add_argument("--db-url", default=None, help="gradebook SQLAlchemy URL (default: grading/gradebook.db)")
@@ -124,9 +159,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_grade)
 
     p = sub.add_parser("demo", help="build, grade example submissions and print the marks")
+    sandbox_options(p)
     p.add_argument("--lab", default=None, help="lab to demonstrate (default: the first)")
     run_options(p, workers=0)
     p.set_defaults(func=cmd_demo)
+
+    from .cli_workflow import add_workflow_commands  # roster, collect, feedback, export, publish
+
+    add_workflow_commands(sub)
     return parser
 
 
@@ -136,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         course = load_course(args.root)
         return args.func(course, args)
-    except (CourseError, NotebookError, FileNotFoundError) as error:
+    except (CourseError, NotebookError, FileNotFoundError, SandboxUnavailable) as error:
         print(f"course: {error}", file=sys.stderr)
         return 2
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import tomllib
+
+from .latepolicy import late_policy_fields
 
 COURSE_FILE = "course.toml"
 _LAB_ID = re.compile(r"^lab\d{2}_[a-z0-9_]+$")
@@ -23,6 +26,11 @@ class Lab:
     id: str
     title: str
     notebook: str
+    # Late policy (optional keys of a [[labs]] entry; parsed and explained in latepolicy.py).
+    due: dt.datetime | None = None
+    grace_minutes: float = 0.0
+    late_penalty_per_day: float = 0.0
+    late_penalty_cap: float = 1.0
 
     @property
     def number(self) -> int:
@@ -100,7 +108,11 @@ def load_course(root: Path | None = None) -> Course:
             raise CourseError(f"{path}: lab id {entry['id']!r} must look like 'lab01_topic'")
         if not entry["notebook"].endswith(".ipynb") or "/" in entry["notebook"]:
             raise CourseError(f"{path}: lab {entry['id']}: notebook must be a plain *.ipynb file name")
-        labs.append(Lab(entry["id"], entry["title"], entry["notebook"]))
+        try:
+            late = late_policy_fields(entry)
+        except ValueError as error:
+            raise CourseError(f"{path}: lab {entry['id']}: {error}") from error
+        labs.append(Lab(entry["id"], entry["title"], entry["notebook"], **late))
     ids = [lab.id for lab in labs]
     if len(set(ids)) != len(ids):
         raise CourseError(f"{path}: duplicate lab ids in {ids}")

@@ -9,13 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_client.manager import AsyncKernelManager
+from jupyter_client.utils import run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
+
+from .harness import ProofSession, imported_modules
+from .sandbox import KERNEL_NAME, Sandbox
 
 GRADING_ENV = {
     "COURSE_FAST": "1",  # grading and CI run the fast mode
@@ -49,7 +57,8 @@ class ExecutionOutcome:
     completed: bool
     problem: str | None = None
     duration_s: float = 0.0
-    notes: list[str] = field(default_factory=list)
+    proven: set[str] = field(default_factory=set)  # test cells that proved they ran to the end
+    restored: set[str] = field(default_factory=set)  # helpers a submission had replaced
 
 
 def kernel_env(limits: Limits, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -62,16 +71,45 @@ def kernel_env(limits: Limits, extra: dict[str, str] | None = None) -> dict[str,
     return env
 
 
+def _sandbox_kernel_manager(sandbox: Sandbox, workdir: Path) -> tuple[AsyncKernelManager, dict]:
+    connection_file, config = sandbox.prepare(workdir)
+    km = AsyncKernelManager(
+        kernel_name=KERNEL_NAME,
+        kernel_spec_manager=KernelSpecManager(kernel_dirs=sandbox.kernel_dirs),
+        transport="ipc",
+        ip=str(connection_file.parent / "kernel"),
+        connection_file=str(connection_file),
+    )
+    return km, config
+
+
 def execute_notebook(
     nb: NotebookNode,
     workdir: Path,
     limits: Limits = Limits(),
     kernel_name: str = "python3",
     env: dict[str, str] | None = None,
+    sandbox: Sandbox | None = None,
+    proof_cells: dict[int, str] | None = None,
 ) -> ExecutionOutcome:
-    """Run ``nb`` (modified in place) in a new kernel whose working directory is ``workdir``."""
+    """Run ``nb`` (modified in place) in a new kernel whose working directory is ``workdir``.
+
+    With a ``sandbox`` the kernel runs inside it (its environment comes from the sandbox).
+    Cells listed in ``proof_cells`` (index -> grade id) run through the proof harness
+    (:mod:`autograder.harness`); the outcome says which of them proved they completed.
+    """
+    proof_cells = proof_cells or {}
+    session = ProofSession(imports=imported_modules(nb))
+    private_dir: Path | None = None
+    if sandbox is not None:
+        km, sandbox_config = _sandbox_kernel_manager(sandbox, workdir)
+    else:
+        # Unix sockets in a private directory: no TCP port races between parallel kernels.
+        private_dir = Path(tempfile.mkdtemp(prefix="course-kernel-"))
+        km, sandbox_config = AsyncKernelManager(kernel_name=kernel_name, transport="ipc", ip=str(private_dir / "kernel")), None
     client = NotebookClient(
         nb,
+        km=km,
         timeout=limits.cell_timeout_s,
         startup_timeout=limits.startup_timeout_s,
         kernel_name=kernel_name,
@@ -86,23 +124,37 @@ def execute_notebook(
     completed = False
 
     deadline = started + limits.notebook_timeout_s
+    timed_out: list[int] = []
 
     async def run() -> None:
         async with client.async_setup_kernel(env=env or kernel_env(limits), cwd=str(workdir)):
+            if proof_cells:
+                msg_id = client.kc.execute(session.prelude(), silent=True, store_history=False)
+                reply = await client.async_wait_for_reply(msg_id)
+                if reply is None or reply["content"].get("status") != "ok":
+                    raise RuntimeError("the grading prelude failed to run")
             for index, cell in enumerate(nb.cells):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise _NotebookTimeout
+                original = cell.source
+                if index in proof_cells:
+                    cell.source = session.wrap(proof_cells[index], original)
                 try:
                     await asyncio.wait_for(client.async_execute_cell(cell, index), remaining)
                 except asyncio.TimeoutError as error:
+                    timed_out.append(index)
                     raise _NotebookTimeout from error
+                finally:
+                    cell.source = original
+                    if index in proof_cells:
+                        session.collect(cell, proof_cells[index])
 
     try:
         asyncio.run(run())
         completed = True
     except _NotebookTimeout:
-        problem = f"the notebook ran longer than its {limits.notebook_timeout_s} s limit and was stopped"
+        pass
     except CellTimeoutError:
         problem = f"a cell ran longer than {limits.cell_timeout_s} s and could not be interrupted"
     except DeadKernelError:
@@ -111,7 +163,15 @@ def execute_notebook(
         problem = f"the kernel could not run the notebook: {error}"
     finally:
         _cleanup(client)
-    return ExecutionOutcome(nb, completed, problem, time.monotonic() - started)
+        if sandbox is not None and sandbox_config is not None:
+            sandbox.cleanup_kernel(sandbox_config)
+        if private_dir is not None:
+            shutil.rmtree(private_dir, ignore_errors=True)
+    if timed_out or (not completed and time.monotonic() >= deadline):
+        # Whatever the kernel reported while being stopped, the cause was the time limit.
+        completed = False
+        problem = f"the notebook ran longer than its {limits.notebook_timeout_s} s limit and was stopped"
+    return ExecutionOutcome(nb, completed, problem, time.monotonic() - started, proven=session.proven, restored=session.restored)
 
 
 def _cleanup(client: NotebookClient) -> None:
@@ -120,6 +180,6 @@ def _cleanup(client: NotebookClient) -> None:
         return
     try:
         if km.has_kernel:
-            km.shutdown_kernel(now=True)
+            run_sync(km.shutdown_kernel)(now=True)
     except Exception:  # the kernel is already gone: nothing left to clean
         pass

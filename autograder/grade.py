@@ -8,6 +8,7 @@ message and a recorded zero.
 
 from __future__ import annotations
 
+import atexit
 import csv
 import dataclasses
 import json
@@ -15,6 +16,7 @@ import os
 import shutil
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
@@ -25,12 +27,14 @@ from nbgrader.preprocessors import LimitOutput
 from tqdm.auto import tqdm
 
 from .course import Course, Lab
-from .execute import Limits, execute_notebook
+from .execute import GRADING_ENV, Limits, execute_notebook
 from .gradebook import record_scores, register_lab
 from .notebooks import NotebookError, dumps, grading_template, nbgrader_config, read_notebook
 from .restore import restore
-from .scoring import CellScore, not_run_scores, score_notebook
+from .sandbox import Sandbox, SandboxLimits, unavailable_reason
+from .scoring import NO_PROOF, CellScore, not_run_scores, score_notebook, test_cells
 from .submissions import Submission, discover
+from .suspicion import scan_notebook
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ class Job:
     display_name: str = ""  # how messages name the student's file
     limits: Limits = Limits()
     kernel_name: str = "python3"
+    sandbox: SandboxLimits | None = None  # None: run without a sandbox (trusted code only)
 
 
 @dataclass
@@ -58,6 +63,7 @@ class SubmissionResult:
     scores: list[CellScore] = field(default_factory=list)
     repairs: list[str] = field(default_factory=list)
     duration_s: float = 0.0
+    flags: list[str] = field(default_factory=list)  # reasons for a human to review
 
     @property
     def auto_score(self) -> float:
@@ -98,19 +104,48 @@ def grade_submission(job: Job) -> SubmissionResult:
             target = workdir / name
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target)
-        outcome = execute_notebook(restored.notebook, workdir, job.limits, job.kernel_name)
+        outcome = execute_notebook(
+            restored.notebook,
+            workdir,
+            job.limits,
+            job.kernel_name,
+            sandbox=_worker_sandbox(job),
+            proof_cells=test_cells(restored.notebook),
+        )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     executed, _ = LimitOutput(config=nbgrader_config()).preprocess(outcome.notebook, {})
     if job.output:
         Path(job.output).parent.mkdir(parents=True, exist_ok=True)
         Path(job.output).write_text(dumps(executed), encoding="utf-8")
-    scores = score_notebook(executed)
+    scores = score_notebook(executed, outcome.proven)
+    flags = scan_notebook(restored.notebook, baseline=template)
+    flags += [f"replaced {name} while running (restored before the tests)" for name in sorted(outcome.restored)]
     if outcome.completed:
         status, message = "graded", "ran to the end"
     else:
         status, message = "stopped", outcome.problem or "stopped early"
-    return SubmissionResult(job.student, status, message, scores, restored.repairs, outcome.duration_s)
+        flags.append(message)
+    if any(s.message == NO_PROOF for s in scores):
+        flags.append("a test cell ran without error but did not prove it completed")
+    return SubmissionResult(job.student, status, message, scores, restored.repairs, outcome.duration_s, flags)
+
+
+_SANDBOXES: dict[SandboxLimits, Sandbox] = {}
+
+
+def _worker_sandbox(job: Job) -> Sandbox | None:
+    """This worker's sandbox for ``job``'s limits, created on first use (None: unsandboxed)."""
+    if job.sandbox is None:
+        return None
+    if job.sandbox not in _SANDBOXES:
+        from course_utils.data.cache import CACHE_ENV_VAR, cache_dir
+
+        threads = str(max(1, job.limits.threads))
+        env = {**GRADING_ENV, CACHE_ENV_VAR: str(cache_dir()), "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads}
+        _SANDBOXES[job.sandbox] = Sandbox(job.sandbox, env)
+        atexit.register(_SANDBOXES[job.sandbox].close)
+    return _SANDBOXES[job.sandbox]
 
 
 @dataclass(frozen=True)
@@ -121,6 +156,32 @@ class GradeOptions:
     limits: Limits = Limits()
     kernel_name: str = "python3"
     progress: bool = True
+    sandbox: SandboxLimits | None = SandboxLimits()  # None: trusted code, no sandbox
+    allow_unsandboxed: bool = False  # grade untrusted code even where no sandbox works
+
+
+class SandboxUnavailable(RuntimeError):
+    """Untrusted submissions would run without a sandbox, and that was not explicitly allowed."""
+
+
+def choose_sandbox(options: GradeOptions) -> SandboxLimits | None:
+    """The sandbox limits to grade with; refuses (or loudly warns) where no sandbox works."""
+    if options.sandbox is None:
+        return None
+    reason = unavailable_reason()
+    if reason is None:
+        return options.sandbox
+    if not options.allow_unsandboxed:
+        raise SandboxUnavailable(
+            f"refusing to run untrusted submissions without a sandbox: {reason}. "
+            "Install what is missing, or pass --unsafe-no-sandbox to grade anyway (only code you trust)."
+        )
+    warnings.warn(
+        f"GRADING WITHOUT A SANDBOX ({reason}): submissions can read the solutions and the gradebook, "
+        "use the network and harm this machine.",
+        stacklevel=2,
+    )
+    return None
 
 
 def default_workers(n_jobs: int) -> int:
@@ -189,10 +250,11 @@ def grade_lab(course: Course, lab: Lab, submissions_dir: Path, options: GradeOpt
     source = read_notebook(course.source_notebook(lab))
     register_lab(db_url, course.id, lab.id, notebook_id, source)
     template = nbformat.writes(grading_template(source, lab.id, notebook_id))
+    sandbox = choose_sandbox(options)
     submissions = discover(submissions_dir, lab)
     workers = options.workers or default_workers(len(submissions))
     limits = with_threads(options.limits, workers)
-    jobs = [_job(course, lab, root, s, template, limits, options.kernel_name) for s in submissions]
+    jobs = [_job(course, lab, root, s, template, limits, options.kernel_name, sandbox) for s in submissions]
     results: list[SubmissionResult] = []
     stamps = {s.student: s.timestamp for s in submissions}
 
@@ -216,7 +278,16 @@ def with_threads(limits: Limits, workers: int) -> Limits:
     return dataclasses.replace(limits, threads=threads)
 
 
-def _job(course: Course, lab: Lab, root: Path, submission: Submission, template: str, limits: Limits, kernel_name: str) -> Job:
+def _job(
+    course: Course,
+    lab: Lab,
+    root: Path,
+    submission: Submission,
+    template: str,
+    limits: Limits,
+    kernel_name: str,
+    sandbox: SandboxLimits | None,
+) -> Job:
     kept: str | None = None
     if submission.path is not None:
         # Keep an exact copy of what was graded, nbgrader-style: nothing a student sent is lost.
@@ -238,6 +309,7 @@ def _job(course: Course, lab: Lab, root: Path, submission: Submission, template:
         display_name=submission.path.name if submission.path else "",
         limits=limits,
         kernel_name=kernel_name,
+        sandbox=sandbox,
     )
 
 

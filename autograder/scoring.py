@@ -43,8 +43,11 @@ def _error_message(cell: NotebookNode) -> str | None:
     return None
 
 
-def score_cell(cell: NotebookNode) -> CellScore:
-    """Score one executed graded cell."""
+NO_PROOF = "no proof that the test ran to the end: the cell was skipped, blanked or altered while running"
+
+
+def score_cell(cell: NotebookNode, proven: set[str] | None = None) -> CellScore:
+    """Score one executed graded cell; with ``proven``, a test cell also needs its proof."""
     meta = cell.metadata["nbgrader"]
     max_points = float(meta.get("points", 0))
     gid = grade_id_of(cell) or "?"
@@ -60,12 +63,23 @@ def score_cell(cell: NotebookNode) -> CellScore:
     error = _error_message(cell)
     if error is not None:
         return CellScore(gid, "auto", 0.0, max_points, error)
+    if proven is not None and gid not in proven:
+        return CellScore(gid, "auto", 0.0, max_points, NO_PROOF)
     return CellScore(gid, "auto", max_points, max_points, "passed")
 
 
-def score_notebook(executed: NotebookNode) -> list[CellScore]:
+def score_notebook(executed: NotebookNode, proven: set[str] | None = None) -> list[CellScore]:
     """Score every graded cell of an executed (restored) notebook, in notebook order."""
-    return [score_cell(cell) for cell in executed.cells if is_grade(cell)]
+    return [score_cell(cell, proven) for cell in executed.cells if is_grade(cell)]
+
+
+def test_cells(nb: NotebookNode) -> dict[int, str]:
+    """Index -> grade id of every autograded test cell (the cells that must prove they ran)."""
+    return {
+        i: grade_id_of(c) or "?"
+        for i, c in enumerate(nb.cells)
+        if is_grade(c) and not is_solution(c) and c.cell_type == "code"
+    }
 
 
 def not_run_scores(template: NotebookNode, reason: str) -> list[CellScore]:

@@ -245,9 +245,11 @@ for _name, (_f, _df) in _NUMPY_RULES.items():
 
 
 def _dual_with(**overrides: Any) -> type:
-    """The reference Dual class with some methods replaced by wrong ones."""
+    """A fresh copy of the reference Dual class with some methods replaced by wrong ones."""
     cls = reference("dual-class")["Dual"]
-    return type("Dual", (cls,), overrides)
+    for name, method in overrides.items():
+        setattr(cls, name, method)
+    return cls
 
 
 @pytest.mark.parametrize("dual_class", [None, DualPair, DualData], ids=["reference", "tuple-layout", "dataclass-numpy"])
@@ -391,7 +393,8 @@ def _value_kahn() -> type:
                 if children[id(parent)] == 0:
                     ready.append(parent)
 
-    return type("Value", (base,), {"backward": backward})
+    base.backward = backward  # a fresh copy of the reference class: patch it in place
+    return base
 
 
 def _value_with_backward(kind: str) -> type:
@@ -419,7 +422,8 @@ def _value_with_backward(kind: str) -> type:
                 else:
                     parent.grad += local * node.grad
 
-    return type("Value", (base,), {"backward": backward})
+    base.backward = backward  # a fresh copy of the reference class: patch it in place
+    return base
 
 
 @pytest.mark.parametrize("variant", ["reference", "closures-stack", "kahn"])
@@ -505,15 +509,19 @@ def test_factorise_wrong_variants_fail(fn: Any) -> None:
 
 
 def test_factorise_reaches_the_optimum_from_many_starts() -> None:
-    """The tolerance of the hidden test is not a matter of luck: 20 seeds all pass it."""
-    gen = torch.Generator().manual_seed(7)
-    A = torch.randn(6, 5, generator=gen)
-    best = float((torch.linalg.svdvals(A.double())[2:] ** 2).sum())
+    """The hidden test's tolerance is not a matter of luck: 15 other seeds pass it too, on the
+    hidden test's matrices (60 seeds each were checked when the lab was written)."""
     fn = reference("q1-gd-factorise-ad")["gd_factorise_ad"]
-    for seed in range(20):
-        torch.manual_seed(seed)
-        U, V = fn(A, 2)
-        assert float(((A - U @ V.T) ** 2).sum()) <= 1.01 * best + 1e-3
+    gen = torch.Generator().manual_seed(7)
+    for m, n, r, s in [(6, 5, 2, [4.0, 3.0, 1.0, 0.5, 0.3]), (8, 4, 1, [3.0, 1.5, 1.0, 0.5])]:
+        q1, _ = torch.linalg.qr(torch.randn(m, m, generator=gen))
+        q2, _ = torch.linalg.qr(torch.randn(n, n, generator=gen))
+        A = (q1[:, : len(s)] * torch.tensor(s)) @ q2[:, : len(s)].T
+        best = float((torch.linalg.svdvals(A.double())[r:] ** 2).sum())
+        for seed in range(10, 25):
+            torch.manual_seed(seed)
+            U, V = fn(A, r)
+            assert float(((A - U @ V.T) ** 2).sum()) <= 1.01 * best + 1e-3
 
 
 # --------------------------------------------------------------------------------------------

@@ -565,7 +565,7 @@ def _teaching_namespace() -> dict:
     for name in ("draw_digit", "to_mnist_style", "capture_output", "SimpleCNN", "BetterCNN", "TwoBranchCNN"):
         exec(_cell_defining(name), ns)
     ns["PIXEL_MIN"], ns["PIXEL_MAX"] = (0 - 0.1307) / 0.3081, (1 - 0.1307) / 0.3081
-    exec(_cell_defining("maximise_class"), ns)
+    exec(_cell_defining("maximise_classes"), ns)
     return ns
 
 
@@ -604,16 +604,27 @@ def test_capture_output_matches_the_layer_and_cleans_up():
     assert not model.conv2._forward_hooks
 
 
-def test_maximise_class_raises_the_logit():
+def test_maximise_classes_raises_each_digits_logit():
     ns = _teaching_namespace()
     torch.manual_seed(0)
     model = ns["SimpleCNN"]()
-    image = ns["maximise_class"](model, 4, steps=20)
-    assert image.shape == (1, 1, 28, 28) and not image.requires_grad
-    assert float(image.min()) >= ns["PIXEL_MIN"] - 1e-6 and float(image.max()) <= ns["PIXEL_MAX"] + 1e-6
+    images = ns["maximise_classes"](model, steps=15)
+    assert images.shape == (10, 1, 28, 28) and not images.requires_grad
+    assert float(images.min()) >= ns["PIXEL_MIN"] - 1e-6 and float(images.max()) <= ns["PIXEL_MAX"] + 1e-6
     with torch.no_grad():
-        assert model(image)[0, 4] > model(torch.zeros(1, 1, 28, 28))[0, 4]
+        assert torch.all(model(images).diagonal() > model(torch.zeros(10, 1, 28, 28)).diagonal())
     assert not model.training
+    # the batched search equals ten separate searches (images do not interact in eval mode)
+    one = ns["maximise_classes"](model, steps=3)
+    alone = torch.zeros(1, 1, 28, 28, requires_grad=True)
+    opt = torch.optim.Adam([alone], lr=0.05)
+    for _ in range(3):
+        opt.zero_grad()
+        (-model(alone)[0, 6] + (alone**2).mean()).backward()
+        opt.step()
+        with torch.no_grad():
+            alone.clamp_(ns["PIXEL_MIN"], ns["PIXEL_MAX"])
+    torch.testing.assert_close(one[6:7], alone.detach(), rtol=1e-4, atol=1e-5)
 
 
 def test_parameter_counts_of_the_teaching_models():

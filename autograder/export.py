@@ -1,0 +1,103 @@
+"""``course export``: the class's marks as CSV files.
+
+``marks_full.csv``: one row per student (roster and anyone graded), and for every lab the
+raw points (manual marks included), the late penalty, the final mark, the maximum and a
+status (``ok``, ``no submission``, or flags such as ``late 2d; manual pending``).
+
+``moodle_grades.csv``: what Moodle's gradebook CSV import accepts: an identifier column
+(``Email address`` or ``ID number``, mapped to the same user field on import) and one column
+of final marks per lab; a lab without a submission is left blank, which Moodle skips.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+from .course import Course
+from .layout import export_dir
+from .penalties import apply_late_penalties
+from .results import LabResult, lab_results
+from .roster import RosterEntry, load_roster
+
+IDENTIFIERS = {"email": "Email address", "idnumber": "ID number"}
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    """The files written and anything a human should know about them."""
+
+    full_csv: Path
+    moodle_csv: Path
+    students: int
+    warnings: list[str]
+
+
+def _number(value: float) -> str:
+    return f"{round(value, 2):g}"
+
+
+def _status(result: LabResult | None) -> str:
+    if result is None:
+        return "no submission"
+    return "; ".join(result.flags) or "ok"
+
+
+def export_marks(course: Course, db_url: str, out: Path | None = None, identifier: str = "email") -> ExportReport:
+    """Write both CSV files for every lab in course.toml; see the module docstring."""
+    if identifier not in IDENTIFIERS:
+        raise ValueError(f"identifier must be one of {sorted(IDENTIFIERS)}, not {identifier!r}")
+    out = Path(out) if out else export_dir(course)
+    out.mkdir(parents=True, exist_ok=True)
+    for lab in course.labs:
+        apply_late_penalties(course, lab, db_url)  # penalties follow manual marks added since grading
+    results = {lab.id: lab_results(course, lab, db_url) for lab in course.labs}
+    roster = {e.id: e for e in load_roster(db_url, course.id)}
+    students = sorted(set(roster) | {s for by in results.values() for s in by})
+    warnings: list[str] = []
+
+    full_csv = out / "marks_full.csv"
+    with open(full_csv, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        header = ["student_id", "first_name", "last_name", "email", "on_roster"]
+        for lab in course.labs:
+            header += [f"{lab.id}_raw", f"{lab.id}_penalty", f"{lab.id}_final", f"{lab.id}_max", f"{lab.id}_status"]
+        writer.writerow(header + ["total_final", "total_max"])
+        for student in students:
+            entry = roster.get(student, RosterEntry(student))
+            on_roster = bool(entry.first_name or entry.last_name or entry.email)
+            row = [student, entry.first_name, entry.last_name, entry.email, "yes" if on_roster else "no"]
+            total, total_max = 0.0, 0.0
+            for lab in course.labs:
+                result = results[lab.id].get(student)
+                if result is None:
+                    row += ["", "", "", "", _status(None)]
+                    continue
+                total += result.final
+                total_max += result.max_score
+                row += [_number(result.raw), _number(result.penalty), _number(result.final), _number(result.max_score), _status(result)]
+            writer.writerow(row + [_number(total), _number(total_max)])
+            if not on_roster:
+                warnings.append(f"{student} was graded but is not on the roster (import it with `course roster import`)")
+
+    moodle_csv = out / "moodle_grades.csv"
+    with open(moodle_csv, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([IDENTIFIERS[identifier]] + [lab.id for lab in course.labs])
+        for student in students:
+            entry = roster.get(student, RosterEntry(student))
+            key = entry.email if identifier == "email" else entry.id
+            if not key:
+                warnings.append(f"{student} has no email on the roster: left out of {moodle_csv.name} (or use --identifier idnumber)")
+                continue
+            marks = []
+            for lab in course.labs:
+                result = results[lab.id].get(student)
+                marks.append("" if result is None else _number(result.final))
+            writer.writerow([key, *marks])
+    for lab in course.labs:
+        pending = sorted(s for s, r in results[lab.id].items() if r.needs_manual)
+        if pending:
+            warnings.append(f"{lab.id}: manual grading still pending for {', '.join(pending)} (their marks may rise)")
+    return ExportReport(full_csv, moodle_csv, len(students), warnings)

@@ -1,0 +1,141 @@
+"""``course feedback``: one HTML page per student and lab, safe to hand back.
+
+A page shows each graded question's points, outcome and hint (the failing check's message),
+the grader's comments, the late penalty and the final mark, and (optionally) the student's own
+answer cells. It never shows hidden tests, reference solutions or mark schemes: it is built
+from recorded results (``results.py``), not from the executed notebook, and every hint is
+checked against the lab's secret lines (``leaks.py``) before it is written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+from nbgrader.utils import is_solution
+
+from .course import Course, Lab
+from .layout import feedback_page, feedback_zip, submitted_dir
+from .latepolicy import policy_of
+from .leaks import normalise, notebook_secrets, redact, secret_lines
+from .notebooks import NotebookError, read_notebook
+from .penalties import apply_late_penalties
+from .restore import grade_id_of
+from .results import LabResult, lab_results
+from .roster import load_roster
+
+TEMPLATE = Path(__file__).parent / "templates" / "feedback.html.j2"
+SHOW_HINT = {"failed", "partly passed", "not run", "not graded"}
+
+
+@dataclass(frozen=True)
+class FeedbackReport:
+    """The pages (and zips) written, and the students whose feedback is not final yet."""
+
+    pages: list[Path]
+    zips: list[Path]
+    pending: list[str]  # students with answers still waiting for manual grading
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATE.parent)),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def _answers(course: Course, lab: Lab, result: LabResult, secrets: list[str]) -> list[dict]:
+    """The student's own answer cells, from the notebook they handed in."""
+    path = submitted_dir(course) / result.student / lab.id / lab.notebook
+    try:
+        nb = read_notebook(path)
+    except NotebookError:
+        return []
+    wanted = {a for cell in result.cells for a in cell.question.answer_ids}
+    answers = []
+    for cell in nb.cells:
+        gid = grade_id_of(cell)
+        if gid not in wanted or not is_solution(cell):
+            continue
+        flat = normalise(cell.source)
+        if any(secret in flat for secret in secrets):
+            source = "(this answer matches the reference solution, so it is not reproduced here)"
+        else:
+            source = cell.source
+        answers.append({"grade_id": gid, "source": source})
+        wanted.discard(gid)
+    return answers
+
+
+def _lateness(result: LabResult) -> str:
+    if result.seconds_late <= 0:
+        return ""
+    hours = result.seconds_late / 3600
+    when = f"{hours:.1f} hours" if hours < 48 else f"{hours / 24:.1f} days"
+    if result.days_charged == 0:
+        return f"{when} late, inside the grace period: no penalty"
+    return f"{when} late ({result.days_charged} started day{'s' if result.days_charged > 1 else ''})"
+
+
+def render_page(course: Course, lab: Lab, result: LabResult, name: str, answers: list[dict], hint_lines: list[str]) -> str:
+    """The HTML feedback page of one student's lab result."""
+    for cell in result.cells:
+        cell.hint = redact(cell.message, hint_lines) if cell.outcome in SHOW_HINT and cell.message else ""
+    submitted = result.timestamp.isoformat() if result.timestamp else "time not recorded"
+    return _environment().get_template(TEMPLATE.name).render(
+        course=course,
+        lab=lab,
+        result=result,
+        name=name,
+        submitted=submitted,
+        policy=policy_of(lab).describe(),
+        late=_lateness(result),
+        pending=result.needs_manual,
+        answers=answers,
+        generated=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    )
+
+
+def write_feedback(
+    course: Course,
+    lab: Lab,
+    db_url: str,
+    students: list[str] | None = None,
+    make_zips: bool = False,
+    show_answers: bool = True,
+) -> FeedbackReport:
+    """Write ``grading/feedback/<student>/<lab>/feedback.html`` for every graded student (or ``students``)."""
+    apply_late_penalties(course, lab, db_url)  # penalties follow manual marks added since grading
+    results = lab_results(course, lab, db_url)
+    if students:
+        unknown = sorted(set(students) - set(results))
+        if unknown:
+            raise ValueError(f"no recorded submission of {lab.id} for: {', '.join(unknown)}")
+        results = {s: results[s] for s in students}
+    names = {e.id: e.full_name for e in load_roster(db_url, course.id)}
+    secrets = notebook_secrets(read_notebook(course.source_notebook(lab)), lab.id)
+    hint_lines = secret_lines(secrets)
+    regions = [s.normalised for s in secrets if len(s.normalised) >= 10]
+    pages, zips, pending = [], [], []
+    for student, result in sorted(results.items()):
+        answers = _answers(course, lab, result, regions) if show_answers else []
+        html = render_page(course, lab, result, names.get(student) or student, answers, hint_lines)
+        page = feedback_page(course, student, lab)
+        page.parent.mkdir(parents=True, exist_ok=True)
+        page.write_text(html, encoding="utf-8")
+        pages.append(page)
+        if result.needs_manual:
+            pending.append(student)
+        if make_zips:
+            archive = feedback_zip(course, student, lab)
+            archive.parent.mkdir(parents=True, exist_ok=True)
+            with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as handle:
+                handle.write(page, f"{lab.id}/feedback.html")
+            zips.append(archive)
+    return FeedbackReport(pages, zips, pending)
