@@ -8,6 +8,7 @@ dies, stops there and the cells after it count as not run.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import tempfile
@@ -20,6 +21,7 @@ from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.utils import run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
+import nbformat
 from nbformat import NotebookNode
 
 from .harness import ProofSession, imported_modules
@@ -35,6 +37,32 @@ GRADING_ENV = {
 }
 
 
+class BoundedClient(NotebookClient):
+    """A notebook client that keeps at most ``max_output_bytes`` of output per cell."""
+
+    max_output_bytes = 1 << 20
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._output_bytes: dict[int, int] = {}
+
+    def output(self, outs, msg, display_id, cell_index):  # type: ignore[override]
+        """Record an output unless the cell already produced more than the limit."""
+        used = self._output_bytes.get(cell_index, 0)
+        size = len(json.dumps(msg.get("content", {}), default=str))
+        if used + size > self.max_output_bytes:
+            if used <= self.max_output_bytes:
+                outs.append(
+                    nbformat.v4.new_output(
+                        "stream", name="stderr", text=f"[output beyond {self.max_output_bytes >> 10} KiB discarded by the grader]\n"
+                    )
+                )
+                self._output_bytes[cell_index] = self.max_output_bytes + 1
+            return None
+        self._output_bytes[cell_index] = used + size
+        return super().output(outs, msg, display_id, cell_index)
+
+
 class _NotebookTimeout(Exception):
     """The whole notebook ran past its wall-clock budget."""
 
@@ -47,6 +75,7 @@ class Limits:
     notebook_timeout_s: int = 900
     startup_timeout_s: int = 120
     threads: int = 1
+    max_output_bytes: int = 1 << 20  # per cell
 
 
 @dataclass
@@ -107,7 +136,7 @@ def execute_notebook(
         # Unix sockets in a private directory: no TCP port races between parallel kernels.
         private_dir = Path(tempfile.mkdtemp(prefix="course-kernel-"))
         km, sandbox_config = AsyncKernelManager(kernel_name=kernel_name, transport="ipc", ip=str(private_dir / "kernel")), None
-    client = NotebookClient(
+    client = BoundedClient(
         nb,
         km=km,
         timeout=limits.cell_timeout_s,
@@ -119,6 +148,7 @@ def execute_notebook(
         shutdown_kernel="immediate",
         resources={"metadata": {"path": str(workdir)}},
     )
+    client.max_output_bytes = limits.max_output_bytes
     started = time.monotonic()
     problem: str | None = None
     completed = False

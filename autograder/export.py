@@ -18,7 +18,7 @@ from pathlib import Path
 from .course import Course
 from .layout import export_dir
 from .penalties import apply_late_penalties
-from .results import LabResult, lab_results
+from .results import LabResult, lab_results, questions
 from .roster import RosterEntry, load_roster
 
 IDENTIFIERS = {"email": "Email address", "idnumber": "ID number"}
@@ -41,7 +41,10 @@ def _number(value: float) -> str:
 def _status(result: LabResult | None) -> str:
     if result is None:
         return "no submission"
-    return "; ".join(result.flags) or "ok"
+    flags = result.flags
+    if result.status != "graded" and result.message:
+        flags = [f"{result.status}: {result.message}" if f == result.status else f for f in flags]
+    return "; ".join(flags) or "ok"
 
 
 def export_marks(course: Course, db_url: str, out: Path | None = None, identifier: str = "email") -> ExportReport:
@@ -53,6 +56,7 @@ def export_marks(course: Course, db_url: str, out: Path | None = None, identifie
     for lab in course.labs:
         apply_late_penalties(course, lab, db_url)  # penalties follow manual marks added since grading
     results = {lab.id: lab_results(course, lab, db_url) for lab in course.labs}
+    lab_max = {lab.id: sum(q.max_points for q in questions(course, lab)) for lab in course.labs}
     roster = {e.id: e for e in load_roster(db_url, course.id)}
     students = sorted(set(roster) | {s for by in results.values() for s in by})
     warnings: list[str] = []
@@ -71,11 +75,11 @@ def export_marks(course: Course, db_url: str, out: Path | None = None, identifie
             total, total_max = 0.0, 0.0
             for lab in course.labs:
                 result = results[lab.id].get(student)
+                total_max += lab_max[lab.id]
                 if result is None:
-                    row += ["", "", "", "", _status(None)]
+                    row += ["", "", "", _number(lab_max[lab.id]), _status(None)]
                     continue
                 total += result.final
-                total_max += result.max_score
                 row += [_number(result.raw), _number(result.penalty), _number(result.final), _number(result.max_score), _status(result)]
             writer.writerow(row + [_number(total), _number(total_max)])
             if not on_roster:

@@ -83,10 +83,19 @@ def _lateness(result: LabResult) -> str:
     return f"{when} late ({result.days_charged} started day{'s' if result.days_charged > 1 else ''})"
 
 
+def student_hint(message: str, secret_lines_: list[str]) -> str:
+    """The hint a student sees for a failed check: the check's message, in plain words where it helps."""
+    if message.startswith("NotImplementedError"):
+        return "not answered yet: the answer cell still raises NotImplementedError"
+    if message.startswith("NameError"):
+        return f"{message} (was a cell above not run, or a function renamed?)"
+    return redact(message, secret_lines_)
+
+
 def render_page(course: Course, lab: Lab, result: LabResult, name: str, answers: list[dict], hint_lines: list[str]) -> str:
     """The HTML feedback page of one student's lab result."""
     for cell in result.cells:
-        cell.hint = redact(cell.message, hint_lines) if cell.outcome in SHOW_HINT and cell.message else ""
+        cell.hint = student_hint(cell.message, hint_lines) if cell.outcome in SHOW_HINT and cell.message else ""
     submitted = result.timestamp.isoformat() if result.timestamp else "time not recorded"
     return _environment().get_template(TEMPLATE.name).render(
         course=course,

@@ -189,13 +189,23 @@ def default_workers(n_jobs: int) -> int:
     return max(1, min(os.cpu_count() or 1, n_jobs))
 
 
+def _crashed(job: Job, error: Exception) -> SubmissionResult:
+    template = nbformat.reads(job.template, as_version=4)
+    reason = f"grading failed: {type(error).__name__}: {error}"
+    return SubmissionResult(job.student, "stopped", reason, not_run_scores(template, reason), flags=[reason])
+
+
 def run_jobs(jobs: list[Job], workers: int, progress: bool, on_result: Callable[[SubmissionResult], None]) -> None:
     """Run ``jobs`` on ``workers`` processes (inline for one), handing each result to ``on_result``."""
     bar = tqdm(total=len(jobs), desc="grading", unit="nb", disable=not progress)
     try:
         if workers <= 1:
             for job in jobs:
-                on_result(grade_submission(job))
+                try:
+                    result = grade_submission(job)
+                except Exception as error:  # a grader bug costs that submission only
+                    result = _crashed(job, error)
+                on_result(result)
                 bar.update()
             return
         import multiprocessing
@@ -207,9 +217,7 @@ def run_jobs(jobs: list[Job], workers: int, progress: bool, on_result: Callable[
                 try:
                     result = future.result()
                 except Exception as error:  # a crashed worker costs that submission only
-                    template = nbformat.reads(job.template, as_version=4)
-                    reason = f"grading failed: {type(error).__name__}: {error}"
-                    result = SubmissionResult(job.student, "stopped", reason, not_run_scores(template, reason))
+                    result = _crashed(job, error)
                 on_result(result)
                 bar.update()
     finally:
@@ -263,6 +271,11 @@ def grade_lab(course: Course, lab: Lab, submissions_dir: Path, options: GradeOpt
         results.append(result)
 
     run_jobs(jobs, workers, options.progress, record)
+    # --- late policy (course.toml due/grace/penalty keys) through nbgrader's LateSubmissionPlugin: penalties.py ---
+    from .penalties import apply_late_penalties
+
+    apply_late_penalties(course, lab, db_url)
+    # --- end late policy ---
     results.sort(key=lambda r: r.student)
     marks_csv = root / "marks" / f"{lab.id}.csv"
     report_json = root / "reports" / f"{lab.id}.json"

@@ -55,3 +55,11 @@ def feedback_zip(course: Course, student: str, lab: Lab) -> Path:
 def export_dir(course: Course) -> Path:
     """Where ``course export`` writes the marks CSVs."""
     return grading_root(course) / "export"
+
+
+def ensure_db_folder(db_url: str) -> str:
+    """Create the folder of a SQLite gradebook file if needed; return the URL unchanged."""
+    prefix = "sqlite:///"
+    if db_url.startswith(prefix) and db_url[len(prefix):] not in ("", ":memory:"):
+        Path(db_url[len(prefix):]).parent.mkdir(parents=True, exist_ok=True)
+    return db_url

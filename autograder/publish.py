@@ -186,10 +186,12 @@ def check_colab(tree: Path, course: Course, package: str) -> list[str]:
         if not notebook.is_file():
             problems.append(f"labs/{lab.id}/{lab.notebook} is missing")
             continue
-        text = "".join(json.loads(notebook.read_text(encoding="utf-8"))["cells"][1].get("source", ""))
+        cells = json.loads(notebook.read_text(encoding="utf-8")).get("cells", [])
+        setup = [c for c in cells if c.get("id") == "colab-setup"]
+        text = "".join(setup[0].get("source", "")) if setup else ""
         match = INSTALL_LINE.search(text)
         if match is None:
-            problems.append(f"labs/{lab.id}/{lab.notebook}: no Colab install line in its second cell")
+            problems.append(f"labs/{lab.id}/{lab.notebook}: no Colab install line in its 'colab-setup' cell")
         elif match.group("package", "repo", "ref") != (package, course.public_repo, course.public_ref):
             problems.append(
                 f"labs/{lab.id}/{lab.notebook}: installs {match.group('package')} from {match.group('repo')}@{match.group('ref')}, "

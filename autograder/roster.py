@@ -19,6 +19,7 @@ from pathlib import Path
 from sqlalchemy.exc import SAWarning
 
 from .gradebook import open_gradebook
+from .layout import ensure_db_folder
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,99}$")
 COLUMNS = {
@@ -135,7 +136,7 @@ class ImportReport:
 def import_roster(db_url: str, course_id: str, entries: list[RosterEntry]) -> ImportReport:
     """Create or update each student in the gradebook (names and email); grades are untouched."""
     created, updated = [], []
-    with open_gradebook(db_url, course_id) as gb, warnings.catch_warnings():
+    with open_gradebook(ensure_db_folder(db_url), course_id) as gb, warnings.catch_warnings():
         warnings.simplefilter("ignore", category=SAWarning)
         known = {s.id for s in gb.students}
         for entry in entries:
@@ -151,7 +152,7 @@ def import_roster(db_url: str, course_id: str, entries: list[RosterEntry]) -> Im
 
 def load_roster(db_url: str, course_id: str) -> list[RosterEntry]:
     """Every student in the gradebook, as roster entries (sorted by id)."""
-    with open_gradebook(db_url, course_id) as gb:
+    with open_gradebook(ensure_db_folder(db_url), course_id) as gb:
         return sorted(
             (RosterEntry(s.id, s.first_name or "", s.last_name or "", s.email or "") for s in gb.students),
             key=lambda e: e.id,

@@ -136,6 +136,7 @@ class Sandbox:
             remove_cgroup(Path(path))
         shutil.rmtree(config["sockets"], ignore_errors=True)
         (self.configs / f"{Path(config['sockets']).name}.json").unlink(missing_ok=True)
+        (self.configs / f"{Path(config['sockets']).name}.log").unlink(missing_ok=True)
 
     def close(self) -> None:
         """Delete the sandbox's private directory."""

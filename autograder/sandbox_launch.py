@@ -77,7 +77,14 @@ def main(argv: list[str]) -> int:
     config = json.loads((configs / f"{Path(connection_file).parent.name}.json").read_text())
     os.chmod(connection_file, 0o644)  # the kernel's user must read its connection file
     create_cgroups(config)
-    child = subprocess.Popen(bwrap_command(config, connection_file), preexec_fn=lambda: _enter_limits(config))
+    log = open(configs / f"{Path(connection_file).parent.name}.log", "ab")  # kernel stderr, for diagnosis
+    child = subprocess.Popen(
+        bwrap_command(config, connection_file),
+        preexec_fn=lambda: _enter_limits(config),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+    )
     try:
         return child.wait()
     except KeyboardInterrupt:  # interrupts travel as messages; ignore a stray SIGINT here

@@ -60,6 +60,14 @@ def _in_folder(student: str, folder: Path, lab: Lab) -> Submission:
     return Submission(student, None, f"no notebook in the submission folder (expected {lab.notebook})")
 
 
+def other_labs_only(folder: Path, lab: Lab) -> bool:
+    """True when ``folder`` holds only other labs' ``labNN_*`` folders (no entry for ``lab``)."""
+    if (folder / lab.notebook).exists() or (folder / lab.id).exists():
+        return False
+    children = [p for p in folder.iterdir() if not _SKIP.match(p.name)]
+    return bool(children) and all(p.is_dir() and re.match(r"^lab\d{2}_", p.name) for p in children)
+
+
 def discover(folder: Path, lab: Lab) -> list[Submission]:
     """List the submissions in ``folder`` for ``lab``, one per student, sorted by student id."""
     folder = Path(folder)
@@ -72,6 +80,8 @@ def discover(folder: Path, lab: Lab) -> list[Submission]:
         student = entry.stem if entry.is_file() else entry.name
         if not _STUDENT_ID.match(student):
             student = re.sub(r"[^A-Za-z0-9_.@+-]", "_", student).strip("_.") or "unnamed"
+        if entry.is_dir() and other_labs_only(entry, lab):
+            continue  # nbgrader's <student>/<lab>/ layout (grading/submitted): nothing for this lab
         if entry.is_dir():
             submission = _in_folder(student, entry, lab)
         elif entry.suffix == ".ipynb":

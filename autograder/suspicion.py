@@ -38,6 +38,7 @@ SUSPICIOUS_ATTRIBUTES = {
     "do_execute": "touches the kernel's execute handler",
     "user_expressions": "touches the kernel's expression evaluation",
     "addaudithook": "installs an audit hook",
+    "__course_run_test__": "refers to the grader's test runner",
     "_exit": "exits the interpreter abruptly (os._exit)",
     "fork": "forks processes",
     "kill": "sends signals to processes",
