@@ -67,6 +67,8 @@ def cmd_grade(course: Course, args: argparse.Namespace) -> int:
     report = grade_lab(course, lab, Path(args.submissions), _grade_options(args), db_url=args.db_url)
     print(format_table(report.results))
     print_review_list(report.results)
+    if report.skipped:
+        print(f"{len(report.skipped)} unchanged submissions were not regraded (--force regrades them)")
     print(f"marks: {report.marks_csv.relative_to(course.root)}; details: {report.report_json.relative_to(course.root)}")
     return 0
 
@@ -113,6 +115,7 @@ def _grade_options(args: argparse.Namespace):
         progress=not args.quiet,
         sandbox=SandboxLimits(memory_mb=args.memory_mb, pids=args.max_pids),
         allow_unsandboxed=args.unsafe_no_sandbox,
+        force=getattr(args, "force", False),
     )
 
 
@@ -152,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("grade", help="autograde a folder of submissions")
     sandbox_options(p)
+    p.add_argument("--force", action="store_true", help="regrade submissions that have not changed")
     p.add_argument("lab", help="lab id or number")
     p.add_argument("submissions", help="folder of <student>.ipynb or <student>/<notebook>")
     p.add_argument("--db-url", default=None, help="gradebook SQLAlchemy URL (default: grading/gradebook.db)")

@@ -18,8 +18,8 @@ import jinja2
 from nbgrader.utils import is_solution
 
 from .course import Course, Lab
-from .layout import feedback_page, feedback_zip, submitted_dir
 from .latepolicy import policy_of
+from .layout import feedback_page, feedback_zip, submitted_dir
 from .leaks import normalise, notebook_secrets, redact, secret_lines
 from .notebooks import NotebookError, read_notebook
 from .penalties import apply_late_penalties

@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import csv
 import dataclasses
+import hashlib
 import json
 import os
 import shutil
@@ -28,7 +29,7 @@ from tqdm.auto import tqdm
 
 from .course import Course, Lab
 from .execute import GRADING_ENV, Limits, execute_notebook
-from .gradebook import record_scores, register_lab
+from .gradebook import load_state, record_scores, register_lab
 from .notebooks import NotebookError, dumps, grading_template, nbgrader_config, read_notebook
 from .restore import restore
 from .sandbox import Sandbox, SandboxLimits, unavailable_reason
@@ -85,6 +86,19 @@ class SubmissionResult:
         data = asdict(self)
         data.update(auto_score=self.auto_score, auto_max=self.auto_max, manual_pending=self.manual_pending)
         return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> SubmissionResult:
+        """Rebuild a result saved with :meth:`to_dict`."""
+        return cls(
+            student=data["student"],
+            status=data["status"],
+            message=data["message"],
+            scores=[CellScore(**s) for s in data.get("scores", [])],
+            repairs=list(data.get("repairs", [])),
+            duration_s=float(data.get("duration_s", 0.0)),
+            flags=list(data.get("flags", [])),
+        )
 
 
 def grade_submission(job: Job) -> SubmissionResult:
@@ -158,6 +172,7 @@ class GradeOptions:
     progress: bool = True
     sandbox: SandboxLimits | None = SandboxLimits()  # None: trusted code, no sandbox
     allow_unsandboxed: bool = False  # grade untrusted code even where no sandbox works
+    force: bool = False  # regrade submissions already graded with the same content
 
 
 class SandboxUnavailable(RuntimeError):
@@ -232,6 +247,7 @@ class GradeReport:
     results: list[SubmissionResult]
     marks_csv: Path
     report_json: Path
+    skipped: list[str] = field(default_factory=list)  # unchanged since the last run: not regraded
 
 
 def lab_data_files(course: Course, lab: Lab) -> tuple[tuple[str, str], ...]:
@@ -265,9 +281,20 @@ def grade_lab(course: Course, lab: Lab, submissions_dir: Path, options: GradeOpt
     jobs = [_job(course, lab, root, s, template, limits, options.kernel_name, sandbox) for s in submissions]
     results: list[SubmissionResult] = []
     stamps = {s.student: s.timestamp for s in submissions}
+    fingerprints = {job.student: fingerprint(job) for job in jobs}
+    done = load_state(db_url, course.id, lab.id)
+    skipped = []
+    if not options.force:
+        for job in jobs:
+            previous = done.get(job.student)
+            if previous is not None and previous[0] == fingerprints[job.student]:
+                results.append(SubmissionResult.from_dict(json.loads(previous[1])))
+                skipped.append(job.student)
+        jobs = [job for job in jobs if job.student not in skipped]
 
     def record(result: SubmissionResult) -> None:
-        record_scores(db_url, course.id, lab.id, notebook_id, result.student, result.scores, stamps.get(result.student))
+        state = (fingerprints[result.student], json.dumps(result.to_dict()))
+        record_scores(db_url, course.id, lab.id, notebook_id, result.student, result.scores, stamps.get(result.student), state)
         results.append(result)
 
     run_jobs(jobs, workers, options.progress, record)
@@ -282,7 +309,20 @@ def grade_lab(course: Course, lab: Lab, submissions_dir: Path, options: GradeOpt
     write_marks(marks_csv, results)
     report_json.parent.mkdir(parents=True, exist_ok=True)
     report_json.write_text(json.dumps([r.to_dict() for r in results], indent=1), encoding="utf-8")
-    return GradeReport(lab.id, results, marks_csv, report_json)
+    return GradeReport(lab.id, results, marks_csv, report_json, skipped)
+
+
+GRADER_VERSION = "2"  # bump when grading logic changes, so every submission is regraded
+
+
+def fingerprint(job: Job) -> str:
+    """What a submission's grade depends on: its bytes, the lab's tests, the grader's version."""
+    digest = hashlib.sha256(GRADER_VERSION.encode())
+    digest.update(job.template.encode())
+    digest.update((job.problem or "").encode())
+    if job.submission and Path(job.submission).is_file():
+        digest.update(Path(job.submission).read_bytes())
+    return digest.hexdigest()
 
 
 def with_threads(limits: Limits, workers: int) -> Limits:

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from nbformat import NotebookNode
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.preprocessors import SaveCells
+from sqlalchemy import Column, DateTime, MetaData, String, Table, Text, delete, insert, select
 from sqlalchemy.exc import SAWarning
 
 from .notebooks import grading_template, nbgrader_config
@@ -39,6 +40,27 @@ def register_lab(db_url: str, course_id: str, lab_id: str, notebook_id: str, sou
     SaveCells(config=nbgrader_config()).preprocess(template, resources)
 
 
+# What has been graded, stored in the gradebook's own database so that it commits together
+# with the marks: a run killed at any point leaves either both or neither.
+STATE = Table(
+    "course_grading_state",
+    MetaData(),
+    Column("lab", String(128), primary_key=True),
+    Column("student", String(128), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("result", Text, nullable=False),
+    Column("graded_at", DateTime, nullable=False),
+)
+
+
+def load_state(db_url: str, course_id: str, lab_id: str) -> dict[str, tuple[str, str]]:
+    """Student -> (fingerprint, result JSON) of every submission already graded for a lab."""
+    with open_gradebook(db_url, course_id) as gb:
+        STATE.create(gb.engine, checkfirst=True)
+        rows = gb.db.execute(select(STATE.c.student, STATE.c.fingerprint, STATE.c.result).where(STATE.c.lab == lab_id))
+        return {student: (fingerprint, result) for student, fingerprint, result in rows}
+
+
 def record_scores(
     db_url: str,
     course_id: str,
@@ -47,8 +69,10 @@ def record_scores(
     student: str,
     scores: Iterable[CellScore],
     timestamp: dt.datetime | None = None,
+    state: tuple[str, str] | None = None,
 ) -> None:
-    """Store one student's cell scores, replacing earlier automatic scores for that lab."""
+    """Store one student's cell scores (replacing earlier automatic ones) and, atomically with
+    them, ``state`` = (fingerprint, result JSON) for resuming."""
     with open_gradebook(db_url, course_id) as gb, warnings.catch_warnings():
         # nbgrader's own session handling emits SQLAlchemy autoflush warnings here: harmless.
         warnings.simplefilter("ignore", category=SAWarning)
@@ -61,6 +85,14 @@ def record_scores(
                 continue  # a cell the lab no longer has
             grade.auto_score = score.points
             grade.needs_manual_grade = score.points is None and grade.manual_score is None
+        if state is not None:
+            STATE.create(gb.engine, checkfirst=True)
+            gb.db.execute(delete(STATE).where(STATE.c.lab == lab_id, STATE.c.student == student))
+            gb.db.execute(
+                insert(STATE).values(
+                    lab=lab_id, student=student, fingerprint=state[0], result=state[1], graded_at=dt.datetime.now(dt.timezone.utc)
+                )
+            )
         gb.db.commit()
 
 

@@ -16,9 +16,10 @@ import json
 import re
 import shutil
 import tempfile
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+
+import tomllib
 
 from .build import COLAB_LINKS, build, render_colab_links
 from .course import Course

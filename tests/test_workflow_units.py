@@ -20,6 +20,7 @@ from autograder.penalties import CourseLatePenalty
 from autograder.roster import NameIndex, RosterEntry, RosterError, import_roster, load_roster, normalise_name, read_roster
 from autograder.submissions import discover
 from toy_course import LAB_ID, NOTEBOOK, source_notebook
+from workflow_helpers import fresh_gradebook
 
 UTC = dt.timezone.utc
 
@@ -72,7 +73,7 @@ def test_names_match_without_accents_case_or_order():
 
 
 def test_roster_import_creates_then_updates(tmp_path):
-    db = f"sqlite:///{tmp_path / 'sub' / 'gb.db'}"
+    db = fresh_gradebook(tmp_path)
     first = import_roster(db, "c", [RosterEntry("s1", "A", "B", "a@b")])
     again = import_roster(db, "c", [RosterEntry("s1", "A", "Bee", "a@b"), RosterEntry("s2", "C", "D")])
     assert (first.created, again.created, again.updated) == (["s1"], ["s2"], ["s1"])
@@ -176,6 +177,7 @@ def _notebook(text: str = "pass") -> str:
 
 @pytest.fixture
 def course(toy_course):
+    fresh_gradebook(toy_course.root)
     import_roster(default_db_url(toy_course), toy_course.id, [RosterEntry("s1", "Ann", "Lee", "ann@x"), RosterEntry("s2", "Bo", "Ng")])
     return toy_course
 
@@ -271,12 +273,12 @@ def test_secrets_are_every_solution_and_hidden_test_region(tmp_path):
     secrets = notebook_secrets(source_notebook(), LAB_ID)
     kinds = sorted(s.kind for s in secrets)
     assert kinds == ["hidden test", "hidden test", "solution", "solution", "solution"]
-    assert any("double(21) == 42" in s.text for s in secrets)
+    assert any("assert double(-3) == -6" in s.text for s in secrets)
     lines = secret_lines(secrets)
-    assert "assert double(21) == 42" in lines and "return 2 * x" in lines
+    assert "assert double(-3) == -6" in lines and "return 2 * x" in lines
     (tmp_path / "ok.txt").write_text("return x + x")
     (tmp_path / "bad.py").write_text("# copied\nassert   [square(int(v)) for v in DATA] ==\n  [1, 4, 9]\n")
     leaks = find_leaks(tmp_path, secrets)
     assert [(leak.path, leak.secret.kind) for leak in leaks] == [("bad.py", "hidden test")]
-    assert redact("AssertionError: assert double(21) == 42", lines).startswith("the hidden tests found a problem")
+    assert redact("AssertionError: assert double(-3) == -6", lines).startswith("the hidden tests found a problem")
     assert redact("AssertionError: double(1) should be 2", lines) == "AssertionError: double(1) should be 2"
