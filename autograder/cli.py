@@ -116,6 +116,7 @@ def _grade_options(args: argparse.Namespace):
         sandbox=SandboxLimits(memory_mb=args.memory_mb, pids=args.max_pids),
         allow_unsandboxed=args.unsafe_no_sandbox,
         force=getattr(args, "force", False),
+        scheduler=getattr(args, "scheduler", None),
     )
 
 
@@ -156,6 +157,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("grade", help="autograde a folder of submissions")
     sandbox_options(p)
     p.add_argument("--force", action="store_true", help="regrade submissions that have not changed")
+    p.add_argument(
+        "--scheduler",
+        default=None,
+        help="run notebooks on a Dask cluster: a scheduler address (tcp://host:8786) or 'local'",
+    )
     p.add_argument("lab", help="lab id or number")
     p.add_argument("submissions", help="folder of <student>.ipynb or <student>/<notebook>")
     p.add_argument("--db-url", default=None, help="gradebook SQLAlchemy URL (default: grading/gradebook.db)")

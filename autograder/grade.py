@@ -19,7 +19,6 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from nbgrader.preprocessors import LimitOutput
 from tqdm.auto import tqdm
 
 from .course import Course, Lab
+from .executors import execute_jobs
 from .execute import GRADING_ENV, Limits, execute_notebook
 from .gradebook import load_state, record_scores, register_lab
 from .notebooks import NotebookError, dumps, grading_template, nbgrader_config, read_notebook
@@ -173,6 +173,7 @@ class GradeOptions:
     sandbox: SandboxLimits | None = SandboxLimits()  # None: trusted code, no sandbox
     allow_unsandboxed: bool = False  # grade untrusted code even where no sandbox works
     force: bool = False  # regrade submissions already graded with the same content
+    scheduler: str | None = None  # a Dask scheduler address, or "local"; None: a local process pool
 
 
 class SandboxUnavailable(RuntimeError):
@@ -210,31 +211,24 @@ def _crashed(job: Job, error: Exception) -> SubmissionResult:
     return SubmissionResult(job.student, "stopped", reason, not_run_scores(template, reason), flags=[reason])
 
 
-def run_jobs(jobs: list[Job], workers: int, progress: bool, on_result: Callable[[SubmissionResult], None]) -> None:
-    """Run ``jobs`` on ``workers`` processes (inline for one), handing each result to ``on_result``."""
+def run_jobs(
+    jobs: list[Job],
+    workers: int,
+    progress: bool,
+    on_result: Callable[[SubmissionResult], None],
+    scheduler: str | None = None,
+) -> None:
+    """Grade ``jobs`` and hand each result to ``on_result`` in this process, as they finish.
+
+    Executors: inline for one worker, a local process pool by default, or a Dask cluster
+    when ``scheduler`` is given (an address such as ``tcp://host:8786``, or ``local``).
+    """
     bar = tqdm(total=len(jobs), desc="grading", unit="nb", disable=not progress)
     try:
-        if workers <= 1:
-            for job in jobs:
-                try:
-                    result = grade_submission(job)
-                except Exception as error:  # a grader bug costs that submission only
-                    result = _crashed(job, error)
-                on_result(result)
-                bar.update()
-            return
-        import multiprocessing
-
-        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = {pool.submit(grade_submission, job): job for job in jobs}
-            for future in as_completed(futures):
-                job = futures[future]
-                try:
-                    result = future.result()
-                except Exception as error:  # a crashed worker costs that submission only
-                    result = _crashed(job, error)
-                on_result(result)
-                bar.update()
+        for job, outcome in execute_jobs(grade_submission, jobs, workers, scheduler):
+            result = _crashed(job, outcome) if isinstance(outcome, BaseException) else outcome
+            on_result(result)
+            bar.update()
     finally:
         bar.close()
 
@@ -297,7 +291,7 @@ def grade_lab(course: Course, lab: Lab, submissions_dir: Path, options: GradeOpt
         record_scores(db_url, course.id, lab.id, notebook_id, result.student, result.scores, stamps.get(result.student), state)
         results.append(result)
 
-    run_jobs(jobs, workers, options.progress, record)
+    run_jobs(jobs, workers, options.progress, record, options.scheduler)
     # --- late policy (course.toml due/grace/penalty keys) through nbgrader's LateSubmissionPlugin: penalties.py ---
     from .penalties import apply_late_penalties
 

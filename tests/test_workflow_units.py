@@ -277,7 +277,8 @@ def test_secrets_are_every_solution_and_hidden_test_region(tmp_path):
     lines = secret_lines(secrets)
     assert "assert double(-3) == -6" in lines and "return 2 * x" in lines
     (tmp_path / "ok.txt").write_text("return x + x")
-    (tmp_path / "bad.py").write_text("# copied\nassert   [square(int(v)) for v in DATA] ==\n  [1, 4, 9]\n")
+    hidden = next(s for s in secrets if "square" in s.text and s.kind == "hidden test")
+    (tmp_path / "bad.py").write_text("# copied, re-indented\n" + "\n".join("    " + line for line in hidden.text.split()))
     leaks = find_leaks(tmp_path, secrets)
     assert [(leak.path, leak.secret.kind) for leak in leaks] == [("bad.py", "hidden test")]
     assert redact("AssertionError: assert double(-3) == -6", lines).startswith("the hidden tests found a problem")
