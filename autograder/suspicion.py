@@ -136,6 +136,11 @@ def scan_source(source: str) -> list[str]:
                         add(f"accesses a path outside its working directory ({path})")
             if name in {"exit", "quit"} and _root_name(func) in {"sys", None}:
                 add("calls exit()")
+            if name in {"run_line_magic", "run_cell_magic"}:  # %time CODE, %%timeit ...: scan CODE too
+                for arg in node.args[1:]:
+                    if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                        for reason in scan_source(arg.value):
+                            add(reason)
     return reasons
 
 

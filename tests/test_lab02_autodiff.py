@@ -40,7 +40,7 @@ def reference(*answer_ids: str) -> dict[str, Any]:
     """A namespace holding what the notebook's own answer cells define."""
     namespace = _base_namespace()
     for answer_id in answer_ids:
-        exec(compile(CELLS[answer_id].source, f"<{answer_id}>", "exec"), namespace)
+        exec(compile(CELLS[answer_id].source, f"<{answer_id}>", "exec"), namespace)  # noqa: S102
     return namespace
 
 
@@ -48,13 +48,13 @@ def run_tests(grade_id: str, namespace: dict[str, Any]) -> None:
     """Run one autograded test cell (public and hidden parts) in ``namespace``."""
     source = CELLS[grade_id].source
     assert "### BEGIN HIDDEN TESTS" in source, f"{grade_id} has no hidden tests"
-    exec(compile(source, f"<{grade_id}>", "exec"), namespace)
+    exec(compile(source, f"<{grade_id}>", "exec"), namespace)  # noqa: S102
 
 
 def fails(grade_id: str, namespace: dict[str, Any]) -> bool:
     try:
         run_tests(grade_id, namespace)
-    except (AssertionError, Exception):  # CheckFailed is an AssertionError; stubs raise others
+    except (AssertionError, Exception):  # CheckFailed is an AssertionError; stubs raise others  # noqa: BLE001
         return True
     return False
 
@@ -64,18 +64,32 @@ def fails(grade_id: str, namespace: dict[str, Any]) -> bool:
 
 
 def test_graded_cells_and_points() -> None:
-    points = {gid: c.metadata["nbgrader"].get("points", 0) for gid, c in CELLS.items()
-              if c.metadata["nbgrader"].get("grade")}
+    points = {
+        gid: c.metadata["nbgrader"].get("points", 0)
+        for gid, c in CELLS.items()
+        if c.metadata["nbgrader"].get("grade")
+    }
     assert sum(points.values()) == 20
-    autograded = [gid for gid, c in CELLS.items()
-                  if c.metadata["nbgrader"].get("grade") and not c.metadata["nbgrader"].get("solution")]
+    autograded = [
+        gid
+        for gid, c in CELLS.items()
+        if c.metadata["nbgrader"].get("grade") and not c.metadata["nbgrader"].get("solution")
+    ]
     assert set(autograded) == {
-        "dual-class-tests", "value-class-tests", "q1-gd-factorise-ad-tests", "q2a-iris-losses-tests",
-        "q3a-mlp-forward-tests", "q3b-train-mlp-tests",
+        "dual-class-tests",
+        "value-class-tests",
+        "q1-gd-factorise-ad-tests",
+        "q2a-iris-losses-tests",
+        "q3a-mlp-forward-tests",
+        "q3b-train-mlp-tests",
     }
     nb = nbformat.read(NOTEBOOK, as_version=4)
-    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), "commit with outputs cleared"
-    assert [c.id for c in nb.cells if "nbgrader" in c.metadata] == list(CELLS), "cell ids are the grade ids"
+    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), (
+        "commit with outputs cleared"
+    )
+    assert [c.id for c in nb.cells if "nbgrader" in c.metadata] == list(CELLS), (
+        "cell ids are the grade ids"
+    )
 
 
 def _stubbed(answer_id: str) -> dict[str, Any]:
@@ -85,12 +99,15 @@ def _stubbed(answer_id: str) -> dict[str, Any]:
 
     config = Config()
     config.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(CELLS[answer_id].source,
-                                                                    metadata=CELLS[answer_id].metadata)])
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell(CELLS[answer_id].source, metadata=CELLS[answer_id].metadata)
+        ]
+    )
     nb, _ = ClearSolutions(config=config).preprocess(nb, {})
     namespace = _base_namespace()
     try:
-        exec(nb.cells[0].source, namespace)
+        exec(nb.cells[0].source, namespace)  # noqa: S102
     except NotImplementedError:
         pass
     return namespace
@@ -110,7 +127,9 @@ def _stubbed(answer_id: str) -> dict[str, Any]:
 def test_release_stubs_score_zero(test_id: str, answer_id: str) -> None:
     namespace = _stubbed(answer_id)
     if answer_id == "q3b-train-mlp":
-        namespace.update({k: v for k, v in reference("q3a-mlp-forward").items() if k == "mlp_forward"})
+        namespace.update(
+            {k: v for k, v in reference("q3a-mlp-forward").items() if k == "mlp_forward"}
+        )
     assert fails(test_id, namespace)
 
 
@@ -237,11 +256,17 @@ class DualData:
         return self._lift(o) / self
 
     def __pow__(self, n: float) -> DualData:
-        return DualData(np.float64(self.real) ** n, n * np.float64(self.real) ** (n - 1) * self.dual)
+        return DualData(
+            np.float64(self.real) ** n, n * np.float64(self.real) ** (n - 1) * self.dual
+        )
+
+
+def _numpy_method(f: Any, df: Any) -> Any:
+    return lambda self: DualData(f(self.real), df(self.real) * self.dual)
 
 
 for _name, (_f, _df) in _NUMPY_RULES.items():
-    setattr(DualData, _name, (lambda f, df: lambda self: DualData(f(self.real), df(self.real) * self.dual))(_f, _df))
+    setattr(DualData, _name, _numpy_method(_f, _df))
 
 
 def _dual_with(**overrides: Any) -> type:
@@ -252,7 +277,9 @@ def _dual_with(**overrides: Any) -> type:
     return cls
 
 
-@pytest.mark.parametrize("dual_class", [None, DualPair, DualData], ids=["reference", "tuple-layout", "dataclass-numpy"])
+@pytest.mark.parametrize(
+    "dual_class", [None, DualPair, DualData], ids=["reference", "tuple-layout", "dataclass-numpy"]
+)
 def test_dual_correct_variants_pass(dual_class: type | None) -> None:
     namespace = reference("dual-class") if dual_class is None else {"Dual": dual_class}
     run_tests("dual-class-tests", namespace)
@@ -261,7 +288,11 @@ def test_dual_correct_variants_pass(dual_class: type | None) -> None:
 @pytest.mark.parametrize(
     "wrong",
     [
-        {"__mul__": lambda self, o: type(self)(self.real * type(self).lift(o).real, self.real * type(self).lift(o).dual)},
+        {
+            "__mul__": lambda self, o: type(self)(
+                self.real * type(self).lift(o).real, self.real * type(self).lift(o).dual
+            )
+        },
         {"tan": lambda self: type(self)(math.tan(self.real), self.dual / math.cos(self.real))},
         {"__rsub__": lambda self, o: self - o},
         {"__pow__": lambda self, n: type(self)(self.real**n, self.real ** (n - 1) * self.dual)},
@@ -415,7 +446,7 @@ def _value_with_backward(kind: str) -> type:
 
         visit(self)
         self.grad = 1.0
-        for node in (order if kind == "forward-order" else reversed(order)):
+        for node in order if kind == "forward-order" else reversed(order):
             for parent, local in node.parents:
                 if kind == "overwrite":
                     parent.grad = local * node.grad
@@ -428,11 +459,10 @@ def _value_with_backward(kind: str) -> type:
 
 @pytest.mark.parametrize("variant", ["reference", "closures-stack", "kahn"])
 def test_value_correct_variants_pass(variant: str) -> None:
-    value_class = {
-        "reference": lambda: reference("value-class")["Value"],
-        "closures-stack": lambda: ValueClosures,
-        "kahn": _value_kahn,
-    }[variant]()
+    if variant == "reference":
+        value_class = reference("value-class")["Value"]
+    else:
+        value_class = ValueClosures if variant == "closures-stack" else _value_kahn()
     run_tests("value-class-tests", {"Value": value_class})
 
 
@@ -497,7 +527,11 @@ def gd_factorise_fixed_lr(A: torch.Tensor, rank: int, num_epochs: int = 1000, lr
     return gd_factorise_optim(A, rank, num_epochs, 0.01)
 
 
-@pytest.mark.parametrize("fn", [None, gd_factorise_optim, gd_factorise_grad], ids=["reference", "optim-sgd", "autograd-grad"])
+@pytest.mark.parametrize(
+    "fn",
+    [None, gd_factorise_optim, gd_factorise_grad],
+    ids=["reference", "optim-sgd", "autograd-grad"],
+)
 def test_factorise_correct_variants_pass(fn: Any) -> None:
     namespace = reference("q1-gd-factorise-ad") if fn is None else {"gd_factorise_ad": fn}
     run_tests("q1-gd-factorise-ad-tests", namespace)
@@ -543,8 +577,13 @@ def _iris_losses(centre: bool = True, rank: int = 2) -> tuple[float, float]:
 def test_iris_losses() -> None:
     gd, svd = _iris_losses()
     run_tests("q2a-iris-losses-tests", {"iris_loss_gd": gd, "iris_loss_svd": svd})
-    assert fails("q2a-iris-losses-tests", {"iris_loss_gd": gd, "iris_loss_svd": _iris_losses(centre=False)[1]})
-    assert fails("q2a-iris-losses-tests", {"iris_loss_gd": _iris_losses(rank=1)[0], "iris_loss_svd": svd})
+    assert fails(
+        "q2a-iris-losses-tests",
+        {"iris_loss_gd": gd, "iris_loss_svd": _iris_losses(centre=False)[1]},
+    )
+    assert fails(
+        "q2a-iris-losses-tests", {"iris_loss_gd": _iris_losses(rank=1)[0], "iris_loss_svd": svd}
+    )
     assert fails("q2a-iris-losses-tests", {"iris_loss_gd": torch.tensor(gd), "iris_loss_svd": svd})
 
 
@@ -569,7 +608,9 @@ def test_mlp_forward_variants() -> None:
     assert fails("q3a-mlp-forward-tests", {"mlp_forward": mlp_forward_wrong})
 
 
-def train_mlp_optim(X: torch.Tensor, y: torch.Tensor, num_epochs: int = 100, lr: float = 0.01) -> dict:
+def train_mlp_optim(
+    X: torch.Tensor, y: torch.Tensor, num_epochs: int = 100, lr: float = 0.01
+) -> dict:
     """Correct, written differently: W2 drawn first, torch.optim.SGD, log-softmax by hand."""
     W2 = torch.randn(12, 3, requires_grad=True)
     W1 = torch.randn(4, 12, requires_grad=True)
@@ -585,14 +626,24 @@ def train_mlp_optim(X: torch.Tensor, y: torch.Tensor, num_epochs: int = 100, lr:
     return {"W1": W1, "b1": b1, "W2": W2, "b2": b2}
 
 
-def train_mlp_sum_loss(X: torch.Tensor, y: torch.Tensor, num_epochs: int = 100, lr: float = 0.01) -> dict:
+def train_mlp_sum_loss(
+    X: torch.Tensor, y: torch.Tensor, num_epochs: int = 100, lr: float = 0.01
+) -> dict:
     """Wrong: summed instead of mean cross-entropy."""
-    params = {"W1": torch.randn(4, 12), "b1": torch.zeros(()), "W2": torch.randn(12, 3), "b2": torch.zeros(())}
+    params = {
+        "W1": torch.randn(4, 12),
+        "b1": torch.zeros(()),
+        "W2": torch.randn(12, 3),
+        "b2": torch.zeros(()),
+    }
     for p in params.values():
         p.requires_grad_()
     for _ in range(num_epochs):
-        loss = F.cross_entropy(torch.relu(X @ params["W1"] + params["b1"]) @ params["W2"] + params["b2"], y,
-                               reduction="sum")
+        loss = F.cross_entropy(
+            torch.relu(X @ params["W1"] + params["b1"]) @ params["W2"] + params["b2"],
+            y,
+            reduction="sum",
+        )
         grads = torch.autograd.grad(loss, list(params.values()))
         with torch.no_grad():
             for p, g in zip(params.values(), grads):
@@ -600,7 +651,9 @@ def train_mlp_sum_loss(X: torch.Tensor, y: torch.Tensor, num_epochs: int = 100, 
     return params
 
 
-def train_mlp_vector_bias(X: torch.Tensor, y: torch.Tensor, num_epochs: int = 100, lr: float = 0.01) -> dict:
+def train_mlp_vector_bias(
+    X: torch.Tensor, y: torch.Tensor, num_epochs: int = 100, lr: float = 0.01
+) -> dict:
     """Wrong: one bias per unit instead of scalar biases."""
     params = train_mlp_optim(X, y, num_epochs, lr)
     params["b1"] = params["b1"].detach().expand(12).clone()

@@ -26,14 +26,21 @@ NAMES = ["SGD", "Momentum", "Adagrad", "Adam"]
 
 
 def _base_namespace() -> dict[str, Any]:
-    return {"math": math, "np": np, "torch": torch, "nn": nn, "DataLoader": DataLoader, "TensorDataset": TensorDataset}
+    return {
+        "math": math,
+        "np": np,
+        "torch": torch,
+        "nn": nn,
+        "DataLoader": DataLoader,
+        "TensorDataset": TensorDataset,
+    }
 
 
 def reference(*answer_ids: str) -> dict[str, Any]:
     """A namespace holding what the notebook's own answer cells define."""
     namespace = _base_namespace()
     for answer_id in answer_ids:
-        exec(compile(CELLS[answer_id].source, f"<{answer_id}>", "exec"), namespace)
+        exec(compile(CELLS[answer_id].source, f"<{answer_id}>", "exec"), namespace)  # noqa: S102
     return namespace
 
 
@@ -41,13 +48,13 @@ def run_tests(grade_id: str, namespace: dict[str, Any]) -> None:
     """Run one autograded test cell (public and hidden parts) in ``namespace``."""
     source = CELLS[grade_id].source
     assert "### BEGIN HIDDEN TESTS" in source, f"{grade_id} has no hidden tests"
-    exec(compile(source, f"<{grade_id}>", "exec"), namespace)
+    exec(compile(source, f"<{grade_id}>", "exec"), namespace)  # noqa: S102
 
 
 def fails(grade_id: str, namespace: dict[str, Any]) -> bool:
     try:
         run_tests(grade_id, namespace)
-    except Exception:  # CheckFailed/AssertionError, and whatever a wrong answer raises
+    except Exception:  # CheckFailed/AssertionError, and whatever a wrong answer raises  # noqa: BLE001
         return True
     return False
 
@@ -57,14 +64,29 @@ def fails(grade_id: str, namespace: dict[str, Any]) -> bool:
 
 
 def test_graded_cells_and_points() -> None:
-    points = {gid: c.metadata["nbgrader"].get("points", 0) for gid, c in CELLS.items()
-              if c.metadata["nbgrader"].get("grade")}
+    points = {
+        gid: c.metadata["nbgrader"].get("points", 0)
+        for gid, c in CELLS.items()
+        if c.metadata["nbgrader"].get("grade")
+    }
     assert sum(points.values()) == 20
-    autograded = {gid for gid, c in CELLS.items()
-                  if c.metadata["nbgrader"].get("grade") and not c.metadata["nbgrader"].get("solution")}
-    assert autograded == {"q1a-rastrigin-tests", "q1b-rastrigin-race-tests", "q2-hinge-loss-tests", "q3a-svm-table-tests"}
-    assert all(not c.get("outputs") for c in NB.cells if c.cell_type == "code"), "commit with outputs cleared"
-    assert [c.id for c in NB.cells if "nbgrader" in c.metadata] == list(CELLS), "cell ids are the grade ids"
+    autograded = {
+        gid
+        for gid, c in CELLS.items()
+        if c.metadata["nbgrader"].get("grade") and not c.metadata["nbgrader"].get("solution")
+    }
+    assert autograded == {
+        "q1a-rastrigin-tests",
+        "q1b-rastrigin-race-tests",
+        "q2-hinge-loss-tests",
+        "q3a-svm-table-tests",
+    }
+    assert all(not c.get("outputs") for c in NB.cells if c.cell_type == "code"), (
+        "commit with outputs cleared"
+    )
+    assert [c.id for c in NB.cells if "nbgrader" in c.metadata] == list(CELLS), (
+        "cell ids are the grade ids"
+    )
 
 
 @pytest.mark.parametrize(
@@ -83,11 +105,13 @@ def test_release_stubs_score_zero(test_id: str, answer_id: str) -> None:
     config = Config()
     config.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
     cell = CELLS[answer_id]
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(cell.source, metadata=cell.metadata)])
+    nb = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell(cell.source, metadata=cell.metadata)]
+    )
     nb, _ = ClearSolutions(config=config).preprocess(nb, {})
     namespace = _base_namespace() | {"budget": lambda full, fast: fast}
     try:
-        exec(nb.cells[0].source, namespace)
+        exec(nb.cells[0].source, namespace)  # noqa: S102
     except NotImplementedError:
         pass
     assert fails(test_id, namespace)
@@ -125,9 +149,13 @@ def rastrigin_numpy(x: torch.Tensor, A: float = 0.5) -> torch.Tensor:
     return torch.tensor(A * 2 + (a**2 - A * np.cos(2 * np.pi * a)).sum(-1))
 
 
-@pytest.mark.parametrize("fn", [None, rastrigin_explicit, rastrigin_chained], ids=["reference", "explicit", "chained"])
+@pytest.mark.parametrize(
+    "fn", [None, rastrigin_explicit, rastrigin_chained], ids=["reference", "explicit", "chained"]
+)
 def test_rastrigin_correct_variants_pass(fn: Any) -> None:
-    run_tests("q1a-rastrigin-tests", reference("q1a-rastrigin") if fn is None else {"rastrigin": fn})
+    run_tests(
+        "q1a-rastrigin-tests", reference("q1a-rastrigin") if fn is None else {"rastrigin": fn}
+    )
 
 
 @pytest.mark.parametrize("fn", [rastrigin_a10, rastrigin_sum_all, rastrigin_numpy])
@@ -139,7 +167,9 @@ def test_rastrigin_wrong_variants_fail(fn: Any) -> None:
 # Question 1 (b): the optimiser race
 
 
-def _race(rastrigin: Any, settings: dict[str, tuple[type, dict]], steps: int = 100, dtype=torch.float32) -> dict:
+def _race(
+    rastrigin: Any, settings: dict[str, tuple[type, dict]], steps: int = 100, dtype=torch.float32
+) -> dict:
     points = {}
     for name, (cls, kwargs) in settings.items():
         x = torch.tensor([5.0, 4.0], dtype=dtype, requires_grad=True)
@@ -165,10 +195,10 @@ def test_race_reference_passes() -> None:
     run_optimiser = None
     for cell in NB.cells:
         if cell.cell_type == "code" and cell.source.startswith("def run_optimiser"):
-            exec(cell.source, namespace)
+            exec(cell.source, namespace)  # noqa: S102
             run_optimiser = namespace["run_optimiser"]
     assert run_optimiser is not None
-    exec(CELLS["q1b-rastrigin-race"].source, namespace)
+    exec(CELLS["q1b-rastrigin-race"].source, namespace)  # noqa: S102
     assert all(len(namespace["rastrigin_losses"][n]) == 100 for n in NAMES)
     run_tests("q1b-rastrigin-race-tests", namespace)
 
@@ -176,7 +206,10 @@ def test_race_reference_passes() -> None:
 def test_race_correct_variants_pass() -> None:
     # Another loop, another (correct) rastrigin, and a run in float64.
     run_tests("q1b-rastrigin-race-tests", {"final_points": _race(rastrigin_explicit, RIGHT)})
-    run_tests("q1b-rastrigin-race-tests", {"final_points": _race(rastrigin_chained, RIGHT, dtype=torch.float64)})
+    run_tests(
+        "q1b-rastrigin-race-tests",
+        {"final_points": _race(rastrigin_chained, RIGHT, dtype=torch.float64)},
+    )
 
 
 @pytest.mark.parametrize(
@@ -189,15 +222,23 @@ def test_race_correct_variants_pass() -> None:
     ids=["adam-lr", "nesterov", "adam-for-adagrad"],
 )
 def test_race_wrong_settings_fail(change: dict) -> None:
-    assert fails("q1b-rastrigin-race-tests", {"final_points": _race(rastrigin_explicit, RIGHT | change)})
+    assert fails(
+        "q1b-rastrigin-race-tests", {"final_points": _race(rastrigin_explicit, RIGHT | change)}
+    )
 
 
 def test_race_wrong_answers_fail() -> None:
     right = _race(rastrigin_explicit, RIGHT)
-    assert fails("q1b-rastrigin-race-tests", {"final_points": _race(rastrigin_explicit, RIGHT, steps=99)})
+    assert fails(
+        "q1b-rastrigin-race-tests", {"final_points": _race(rastrigin_explicit, RIGHT, steps=99)}
+    )
     assert fails("q1b-rastrigin-race-tests", {"final_points": _race(rastrigin_a10, RIGHT)})
-    assert fails("q1b-rastrigin-race-tests", {"final_points": {k.lower(): v for k, v in right.items()}})
-    assert fails("q1b-rastrigin-race-tests", {"final_points": {k: v.tolist() for k, v in right.items()}})
+    assert fails(
+        "q1b-rastrigin-race-tests", {"final_points": {k.lower(): v for k, v in right.items()}}
+    )
+    assert fails(
+        "q1b-rastrigin-race-tests", {"final_points": {k: v.tolist() for k, v in right.items()}}
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -230,9 +271,13 @@ def hinge_no_margin(y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
     return torch.clamp(-y_true * y_pred.reshape(-1), min=0).mean()
 
 
-@pytest.mark.parametrize("fn", [None, hinge_relu, hinge_maximum], ids=["reference", "relu-view", "maximum-squeeze"])
+@pytest.mark.parametrize(
+    "fn", [None, hinge_relu, hinge_maximum], ids=["reference", "relu-view", "maximum-squeeze"]
+)
 def test_hinge_correct_variants_pass(fn: Any) -> None:
-    run_tests("q2-hinge-loss-tests", reference("q2-hinge-loss") if fn is None else {"hinge_loss": fn})
+    run_tests(
+        "q2-hinge-loss-tests", reference("q2-hinge-loss") if fn is None else {"hinge_loss": fn}
+    )
 
 
 @pytest.mark.parametrize("fn", [hinge_broadcast_bug, hinge_sum, hinge_no_margin])
@@ -261,11 +306,17 @@ def test_svm_table_reference_run() -> None:
     namespace = _base_namespace() | reference("train-epoch", "q2-hinge-loss")
     from course_utils import seed_everything
 
-    namespace |= {"budget": lambda full, fast: fast, "seed_everything": seed_everything, "tqdm": lambda x, **k: x,
-                  "load_iris": __import__("sklearn.datasets", fromlist=["load_iris"]).load_iris}
-    data_cell = next(c for c in NB.cells if c.cell_type == "code" and "two_species = iris.target > 0" in c.source)
-    exec(data_cell.source, namespace)
-    exec(CELLS["q3a-svm-table"].source, namespace)
+    namespace |= {
+        "budget": lambda full, fast: fast,
+        "seed_everything": seed_everything,
+        "tqdm": lambda x, **k: x,
+        "load_iris": __import__("sklearn.datasets", fromlist=["load_iris"]).load_iris,
+    }
+    data_cell = next(
+        c for c in NB.cells if c.cell_type == "code" and "two_species = iris.target > 0" in c.source
+    )
+    exec(data_cell.source, namespace)  # noqa: S102
+    exec(CELLS["q3a-svm-table"].source, namespace)  # noqa: S102
     run_tests("q3a-svm-table-tests", namespace)
     best = max(row["mean_acc"] for row in namespace["svm_results"])
     assert best >= 0.75
@@ -274,14 +325,19 @@ def test_svm_table_reference_run() -> None:
 def test_svm_table_other_layouts_pass() -> None:
     run_tests("q3a-svm-table-tests", {"svm_results": _table(MEANS, VARS)})
     # Lower-case names, numpy floats, rows in another order.
-    rows = [r | {"optimiser": r["optimiser"].lower(), "mean_acc": np.float64(r["mean_acc"])} for r in _table(MEANS, VARS)]
+    rows = [
+        r | {"optimiser": r["optimiser"].lower(), "mean_acc": np.float64(r["mean_acc"])}
+        for r in _table(MEANS, VARS)
+    ]
     run_tests("q3a-svm-table-tests", {"svm_results": rows[::-1]})
 
 
 def test_svm_table_wrong_answers_fail() -> None:
     assert fails("q3a-svm-table-tests", {"svm_results": _table(MEANS, VARS)[:5]})
     assert fails("q3a-svm-table-tests", {"svm_results": _table([100 * m for m in MEANS], VARS)})
-    assert fails("q3a-svm-table-tests", {"svm_results": _table(MEANS, [math.sqrt(v) for v in VARS])})
+    assert fails(
+        "q3a-svm-table-tests", {"svm_results": _table(MEANS, [math.sqrt(v) for v in VARS])}
+    )
     assert fails("q3a-svm-table-tests", {"svm_results": _table([0.5] * 6, VARS)})
     assert fails("q3a-svm-table-tests", {"svm_results": _table(MEANS, [-v for v in VARS])})
     duplicated = _table(MEANS, VARS)

@@ -1,0 +1,44 @@
+import warnings
+
+import pytest
+
+from autograder import grade as grade_module
+from autograder.grade import GradeOptions, SandboxUnavailable, choose_sandbox
+from autograder.sandbox import SandboxLimits
+from autograder.sandbox_launch import bwrap_command
+
+
+def test_bwrap_command_isolates_everything_but_the_workdir():
+    config = {
+        "workdir": "/tmp/w",
+        "sockets": "/tmp/s",
+        "read_only": ["/usr", "/venv"],
+        "python": "/venv/bin/python",
+        "env": {"COURSE_FAST": "1"},
+        "limits": {"tmp_mb": 64},
+    }
+    cmd = bwrap_command(config, "/tmp/s/connection.json")
+    joined = " ".join(cmd)
+    assert cmd[:2] == ["bwrap", "--unshare-all"] and "--die-with-parent" in cmd and "--clearenv" in cmd
+    assert "--uid 65534 --gid 65534" in joined
+    assert "--ro-bind /usr /usr" in joined and "--ro-bind /venv /venv" in joined
+    assert "--bind /tmp/w /tmp/w" in joined and "--chdir /tmp/w" in joined
+    assert "--setenv COURSE_FAST 1" in joined
+    assert cmd[-4:] == ["ipykernel_launcher", "-f", "/tmp/s/connection.json"][-3:] or cmd[-3:] == ["ipykernel_launcher", "-f", "/tmp/s/connection.json"]
+
+
+def test_no_sandbox_means_refusal_unless_explicitly_allowed(monkeypatch):
+    monkeypatch.setattr(grade_module, "unavailable_reason", lambda: "bubblewrap is not installed")
+    with pytest.raises(SandboxUnavailable, match="--unsafe-no-sandbox"):
+        choose_sandbox(GradeOptions())
+    with pytest.warns(UserWarning, match="WITHOUT A SANDBOX"):
+        assert choose_sandbox(GradeOptions(allow_unsandboxed=True)) is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert choose_sandbox(GradeOptions(sandbox=None)) is None  # trusted code: no sandbox asked for
+
+
+def test_sandbox_chosen_when_available(monkeypatch):
+    monkeypatch.setattr(grade_module, "unavailable_reason", lambda: None)
+    limits = SandboxLimits(memory_mb=123)
+    assert choose_sandbox(GradeOptions(sandbox=limits)) == limits
