@@ -144,7 +144,7 @@ def execute_notebook(
         kernel_name=kernel_name,
         allow_errors=True,
         interrupt_on_timeout=True,
-        record_timing=False,
+        record_timing=True,  # cell timestamps: lets benchmarks separate overhead from work
         shutdown_kernel="immediate",
         resources={"metadata": {"path": str(workdir)}},
     )
