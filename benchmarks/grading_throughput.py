@@ -85,14 +85,15 @@ def plain_nbgrader(root: Path, n: int) -> float:
         "c = get_config()\nc.CourseDirectory.course_id = 'bench'\nc.Execute.timeout = 300\n"
     )
     nbgrader = [sys.executable, "-m", "nbgrader"]
-    subprocess.run(nbgrader + ["generate_assignment", LAB, "--force"], cwd=course, check=True, capture_output=True)
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    subprocess.run(nbgrader + ["generate_assignment", LAB, "--force"], cwd=course, check=True, capture_output=True, env=env)
     for i in range(n):
         target = course / "submitted" / f"student{i:03d}" / LAB
         target.mkdir(parents=True)
         shutil.copy(root / "solutions" / LAB / f"{LAB}.ipynb", target)
         (target / "timestamp.txt").write_text(dt.datetime.now(dt.timezone.utc).isoformat())
     start = time.monotonic()
-    done = subprocess.run(nbgrader + ["autograde", LAB, "--force", "--create"], cwd=course, capture_output=True, text=True)
+    done = subprocess.run(nbgrader + ["autograde", LAB, "--force", "--create"], cwd=course, capture_output=True, text=True, env=env)
     elapsed = time.monotonic() - start
     if done.returncode != 0:
         print(done.stderr[-2000:])
