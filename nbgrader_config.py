@@ -5,7 +5,12 @@ The ``course`` CLI builds its own configuration from ``course.toml`` (see
 commands and for the formgrader: sources in ``solutions/``, releases in ``labs/``.
 """
 
+from pathlib import Path
+
 c = get_config()  # noqa: F821 - provided by traitlets when nbgrader loads this file
+
+# The gradebook and everything grading writes live in grading/ (ignored by git).
+(Path(__file__).resolve().parent / "grading").mkdir(exist_ok=True)
 
 c.CourseDirectory.course_id = "dl-labs"
 c.CourseDirectory.source_directory = "solutions"

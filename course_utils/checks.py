@@ -40,7 +40,18 @@ def _shape_of(value: ArrayLike) -> tuple[int, ...]:
 
 
 def check_type(value: Any, expected: type | tuple[type, ...], name: str = "value") -> None:
-    """Fail with a hint unless ``value`` is an instance of ``expected``."""
+    """Fail with a hint unless ``value`` is an instance of ``expected``.
+
+    An object of a class defined in the notebook itself (or one that disguises its class)
+    does not count as a library type such as a tensor or a float, so a result that merely
+    pretends to be a number or always compares equal is turned away.
+    """
+    wanted = expected if isinstance(expected, tuple) else (expected,)
+    actual = type(value)
+    library_types = all(t.__module__ != "__main__" for t in wanted)
+    if library_types and (actual.__module__ == "__main__" or getattr(value, "__class__", actual) is not actual):
+        names = " or ".join(t.__name__ for t in wanted)
+        _fail(f"{name}: expected a plain {names}, got an object of the notebook's own class {actual.__name__}")
     if not isinstance(value, expected):
         names = (
             " or ".join(t.__name__ for t in expected)

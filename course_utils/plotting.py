@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 import numpy as np
 import torch
 
@@ -42,6 +43,7 @@ def plot_history(
         values = columns[name]
         ax.plot(range(1, len(values) + 1), values, marker="o" if len(values) < 30 else None, label=name)
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel(", ".join(names) if len(names) <= 2 else "value")
     ax.set_title(title)
     ax.grid(alpha=0.3)
@@ -63,7 +65,8 @@ def show_images(
     n = len(batch)
     ncols = max(1, min(ncols, n))
     nrows = (n + ncols - 1) // ncols
-    fig, axes = plt.subplots(nrows, ncols, figsize=(1.6 * ncols, 1.8 * nrows), squeeze=False)
+    titled = labels is not None
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.6 * ncols, (2.1 if titled else 1.7) * nrows), squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i >= n:

@@ -97,3 +97,25 @@ def test_check_gradient_catches_a_wrong_gradient():
 def test_passed_prints(capsys):
     passed("shapes")
     assert "shapes" in capsys.readouterr().out
+
+
+def test_objects_of_notebook_classes_cannot_pass_as_library_types():
+    class Liar(float):
+        def __eq__(self, other):
+            return True
+
+    Liar.__module__ = "__main__"  # as if defined in a notebook cell
+    with pytest.raises(CheckFailed, match="notebook's own class Liar"):
+        check_type(Liar(1.0), float, "loss")
+
+    class Disguised:
+        __class__ = torch.Tensor  # isinstance() would believe this
+
+    with pytest.raises(CheckFailed, match="notebook's own class|expected Tensor"):
+        check_type(Disguised(), torch.Tensor, "U")
+
+    class Mine:
+        pass
+
+    Mine.__module__ = "__main__"
+    check_type(Mine(), Mine, "mine")  # a class the lab itself asks for is fine
