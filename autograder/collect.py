@@ -146,7 +146,7 @@ def _entry_time(entry: RawEntry, notebook: RawFile | None, override: dt.datetime
 
 def _write_files(folder: Path, entry: RawEntry, notebook: RawFile | None, lab: Lab, stamp: dt.datetime | None) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    taken = {lab.notebook} if notebook is not None else set()
+    taken = {"timestamp.txt"} | ({lab.notebook} if notebook is not None else set())  # a student's own copy keeps a prefix
     for raw in entry.files:
         name = lab.notebook if raw is notebook else safe_name(raw.name)
         if raw is not notebook and name in taken:
@@ -235,8 +235,10 @@ def collect(
             if len(found) != 1:
                 outcome.action = "unmatched" if not found else "ambiguous"
                 outcome.flags.append(outcome.action)
-                kept = _keep_aside(course, entry, lab, "unmatched")
-                rel = kept.relative_to(course.root).as_posix()
+                try:
+                    rel = _keep_aside(course, entry, lab, "unmatched").relative_to(course.root).as_posix()
+                except (OSError, SourceError) as error:
+                    rel = f"nowhere ({error}; it is still in the source)"
                 if found:
                     outcome.notes.append(f"{described} matches several roster students ({', '.join(e.id for e in found)}); kept in {rel}")
                 else:
@@ -272,8 +274,11 @@ def _file_student(course: Course, lab: Lab, student: str, found: list[_Candidate
     chosen, others = found[0], found[1:]
     outcomes = []
     for other in others:
-        kept = _keep_aside(course, other.entry, lab, "duplicate", student)
-        note = f"duplicate: {student} also submitted {chosen.entry.label!r}; that newer entry is graded, this one is kept in {kept.relative_to(course.root).as_posix()}"
+        try:
+            where = _keep_aside(course, other.entry, lab, "duplicate", student).relative_to(course.root).as_posix()
+        except (OSError, SourceError) as error:
+            where = f"nowhere ({error}; it is still in the source)"
+        note = f"duplicate: {student} also submitted {chosen.entry.label!r}; that newer entry is graded, this one is kept in {where}"
         flags = [f for f in other.flags if f != "late"] + ["duplicate"]
         outcomes.append(Outcome(other.entry.label, "duplicate", student, _iso(other.timestamp), other.notes + [note], flags))
     outcome = Outcome(chosen.entry.label, "collected", student, _iso(chosen.timestamp), list(chosen.notes), list(chosen.flags))
@@ -331,7 +336,7 @@ def _iso(stamp: dt.datetime | None) -> str | None:
     return stamp.astimezone(dt.timezone.utc).isoformat() if stamp else None
 
 
-def format_report(report: CollectReport, root: Path | None = None) -> str:
+def format_report(report: CollectReport) -> str:
     """The collection report as text for the terminal: a line per entry, then the anomalies."""
     counts = {action: len(report.by_action(action)) for action in ACTIONS}
     flags = sorted({flag for o in report.outcomes for flag in o.flags})

@@ -80,7 +80,7 @@ def parse_due(value: Any) -> dt.datetime:
         except ValueError as error:
             raise ValueError(f"due = {value!r} is not an ISO 8601 date-time like '2026-10-10T17:00:00+00:00'") from error
     else:
-        raise ValueError(f"due must be a date-time string, not {type(value).__name__}")
+        raise ValueError(f"due must be a date-time string, not {type(value).__name__}")  # noqa: TRY004 - a config error
     if stamp.tzinfo is None or stamp.utcoffset() is None:
         raise ValueError(f"due = {value!s} needs a UTC offset (e.g. '+00:00' or 'Z') so lateness is unambiguous")
     return stamp
@@ -89,7 +89,7 @@ def parse_due(value: Any) -> dt.datetime:
 def _fraction(entry: dict, key: str, default: float) -> float:
     value = entry.get(key, default)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{key} must be a number, not {value!r}")
+        raise ValueError(f"{key} must be a number, not {value!r}")  # noqa: TRY004 - a config error
     if not 0 <= value <= 1:
         raise ValueError(f"{key} = {value} must be a fraction between 0 and 1 (0.1 means 10% of the lab's points)")
     return float(value)

@@ -54,7 +54,7 @@ def normalise(text: str) -> str:
 
 
 def _regions(source: str, begin: str, end: str) -> list[str]:
-    pattern = re.compile(rf"^[ \t]*{re.escape(begin)}[^\n]*\n(.*?)^[ \t]*{re.escape(end)}", re.S | re.M)
+    pattern = re.compile(rf"^[ \t]*{re.escape(begin)}[^\n]*\n(.*?)^[ \t]*{re.escape(end)}", re.DOTALL | re.MULTILINE)
     return [match.group(1) for match in pattern.finditer(source)]
 
 

@@ -15,6 +15,7 @@ import datetime as dt
 import re
 import struct
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -98,8 +99,11 @@ def zip_member_time(info: zipfile.ZipInfo, zone: dt.tzinfo) -> dt.datetime | Non
 
 def _zip_reader(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Callable[[], bytes]:
     def read() -> bytes:
-        with archive.open(info) as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
+        try:
+            with archive.open(info) as handle:
+                data = handle.read(MAX_FILE_BYTES + 1)
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError, NotImplementedError) as error:
+            raise SourceError(f"{info.filename}: cannot be unpacked ({error})") from error
         if len(data) > MAX_FILE_BYTES:
             raise SourceError(f"{info.filename}: larger than {MAX_FILE_BYTES // 2**20} MiB once unpacked")
         return data
@@ -108,7 +112,13 @@ def _zip_reader(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Callable[[],
 
 
 def _file_reader(path: Path) -> Callable[[], bytes]:
-    return path.read_bytes
+    def read() -> bytes:
+        try:
+            return path.read_bytes()
+        except OSError as error:
+            raise SourceError(f"{path.name}: cannot be read ({error})") from error
+
+    return read
 
 
 def _group_moodle(members: list[tuple[tuple[str, ...], RawFile]]) -> list[RawEntry]:

@@ -31,6 +31,11 @@ class Question:
     max_points: float
     answer_ids: list[str]  # solution cells answered for this question (may include grade_id itself)
 
+    @property
+    def label(self) -> str:
+        """How the question is named for students: its (first) answer cell, else the graded cell."""
+        return self.answer_ids[0] if self.answer_ids else self.grade_id
+
 
 @dataclass
 class CellResult:

@@ -7,11 +7,11 @@ import re
 import shutil
 import subprocess
 import sys
-import tomllib
 import zipfile
 from pathlib import Path
 
 import pytest
+import tomllib
 
 from autograder.build import build
 from autograder.cli import main
@@ -150,3 +150,15 @@ def test_publishing_the_real_course_leaks_nothing(tmp_path):
     _assert_no_secrets(course, target, lines_too=False)
     links = COLAB.findall((target / "colab_links.md").read_text())
     assert len(links) == len(course.labs) and all((target / path).is_file() for _, _, path in links)
+
+
+def test_the_repository_colab_links_point_into_labs():
+    links_file = REPO / "colab_links.md"
+    if not links_file.is_file():
+        pytest.skip("colab_links.md is not built yet (course build)")
+    course = load_course(REPO)
+    links = COLAB.findall(links_file.read_text(encoding="utf-8"))
+    assert len(links) == len(course.labs)
+    for repo, ref, path in links:
+        assert (repo, ref) == (course.public_repo, course.public_ref)
+        assert path.startswith("labs/") and (REPO / path).is_file(), f"{path} is not in labs/: run course build"

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from toy_course import LAB_ID, NOTEBOOK, source_notebook
+from workflow_helpers import fresh_gradebook
 
 from autograder.collect import collect, format_report, safe_name
 from autograder.course import CourseError, load_course
@@ -17,10 +19,16 @@ from autograder.layout import default_db_url, submitted_dir
 from autograder.leaks import find_leaks, notebook_secrets, redact, secret_lines
 from autograder.lms import SourceError, open_source, parse_zone, safe_parts
 from autograder.penalties import CourseLatePenalty
-from autograder.roster import NameIndex, RosterEntry, RosterError, import_roster, load_roster, normalise_name, read_roster
+from autograder.roster import (
+    NameIndex,
+    RosterEntry,
+    RosterError,
+    import_roster,
+    load_roster,
+    normalise_name,
+    read_roster,
+)
 from autograder.submissions import discover
-from toy_course import LAB_ID, NOTEBOOK, source_notebook
-from workflow_helpers import fresh_gradebook
 
 UTC = dt.timezone.utc
 
@@ -156,12 +164,10 @@ def test_unsafe_names_and_bad_sources(tmp_path):
     assert safe_parts("a\\b.ipynb") == ("a", "b.ipynb")
     assert safe_name("../we:ird/na*me.ipynb") == "we_ird/na_me.ipynb"
     (tmp_path / "x.txt").write_text("not a zip")
-    with pytest.raises(SourceError, match="neither a folder nor a zip"):
-        with open_source(tmp_path / "x.txt", LAB_ID):
-            pass
-    with pytest.raises(SourceError, match="does not exist"):
-        with open_source(tmp_path / "nope", LAB_ID):
-            pass
+    with pytest.raises(SourceError, match="neither a folder nor a zip"), open_source(tmp_path / "x.txt", LAB_ID):
+        pass
+    with pytest.raises(SourceError, match="does not exist"), open_source(tmp_path / "nope", LAB_ID):
+        pass
     with pytest.raises(SourceError, match="unknown time zone"):
         parse_zone("Mars/Olympus")
 
@@ -283,3 +289,26 @@ def test_secrets_are_every_solution_and_hidden_test_region(tmp_path):
     assert [(leak.path, leak.secret.kind) for leak in leaks] == [("bad.py", "hidden test")]
     assert redact("AssertionError: assert double(-3) == -6", lines).startswith("the hidden tests found a problem")
     assert redact("AssertionError: double(1) should be 2", lines) == "AssertionError: double(1) should be 2"
+
+
+def test_a_corrupt_zip_member_is_reported_not_fatal(course, tmp_path, capsys):
+    path = tmp_path / "moodle.zip"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as archive:
+        archive.writestr("Ann Lee_1_assignsubmission_file_/lab01_toy.ipynb", _notebook("return 7"))
+        archive.writestr("Bo Ng_2_assignsubmission_file_/lab01_toy.ipynb", "X" * 200)
+    data = bytearray(path.read_bytes())
+    data[data.index(b"XXXX")] = ord("Y")  # Bo's bytes no longer match their CRC
+    path.write_bytes(bytes(data))
+    report = collect(course, course.labs[0], path)
+    by = {o.student: o for o in report.outcomes}
+    assert by["s1"].action == "collected"
+    assert by["s2"].action == "skipped" and "cannot be unpacked" in by["s2"].notes[-1]
+    assert not (submitted_dir(course) / "s2").exists()
+
+    from autograder.cli import main
+
+    assert main(["--root", str(course.root), "collect", "1", str(tmp_path / "missing.zip")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["--root", str(course.root), "collect", "1", str(path), "--timezone", "Nowhere/Land"]) == 2
+    assert main(["--root", str(course.root), "feedback", "1", "--student", "nobody"]) == 2
+    assert "no recorded submission" in capsys.readouterr().err

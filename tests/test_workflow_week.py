@@ -23,14 +23,14 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from toy_course import LAB_ID, NOTEBOOK, make_course, source_notebook
+from workflow_helpers import fresh_gradebook
 
 from autograder.build import build
 from autograder.cli import main
 from autograder.course import load_course
 from autograder.gradebook import open_gradebook
 from autograder.leaks import normalise, notebook_secrets, secret_lines
-from toy_course import LAB_ID, NOTEBOOK, make_course, source_notebook
-from workflow_helpers import fresh_gradebook
 
 REPO = Path(__file__).resolve().parents[1]
 DUE = dt.datetime(2026, 10, 10, 17, 0, tzinfo=dt.timezone.utc)
@@ -190,7 +190,7 @@ def test_formgrader_lists_and_grades_the_submissions(week, tmp_path):
     (root / "nbgrader_config.py").write_text(re.sub(r'course_id = "[^"]*"', f'course_id = "{course.id}"', config), encoding="utf-8")
     port, token = _free_port(), secrets.token_hex(16)
     env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"), "JUPYTER_CONFIG_DIR": str(tmp_path / "config"), "JUPYTER_DATA_DIR": str(tmp_path / "data")}
-    log = open(tmp_path / "server.log", "w")
+    log = open(tmp_path / "server.log", "w")  # noqa: SIM115 - closed in the finally below
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyter_server", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", f"--IdentityProvider.token={token}",
          "--ServerApp.open_browser=False", "--ServerApp.allow_root=True", "--ServerApp.port_retries=0", f"--ServerApp.root_dir={root}"],
@@ -284,7 +284,7 @@ def test_feedback_and_export_after_manual_grading(week):
 
     code, text = _run_cli(args + ["export"])
     export = course.root / "grading" / "export"
-    rows = {r["student_id"]: r for r in csv.DictReader(open(export / "marks_full.csv", encoding="utf-8"))}
+    rows = {r["student_id"]: r for r in csv.DictReader((export / "marks_full.csv").read_text(encoding="utf-8").splitlines())}
     expected = {  # raw, penalty, final, status
         "s001": ("6", "0", "6", "ok"),
         "s002": ("4", "1.2", "2.8", "late 2d"),
@@ -298,7 +298,7 @@ def test_feedback_and_export_after_manual_grading(week):
         assert (row[f"{LAB_ID}_raw"], row[f"{LAB_ID}_penalty"], row[f"{LAB_ID}_final"], row[f"{LAB_ID}_status"]) == (raw, penalty, final, status), student
         assert row[f"{LAB_ID}_max"] == "6" and row["total_max"] == "6"
     assert code == 0, text
-    moodle = list(csv.reader(open(export / "moodle_grades.csv", encoding="utf-8")))
+    moodle = list(csv.reader((export / "moodle_grades.csv").read_text(encoding="utf-8").splitlines()))
     assert moodle[0] == ["Email address", LAB_ID]
     assert dict(moodle[1:]) == {
         "ana@uni.example": "6",
@@ -309,4 +309,4 @@ def test_feedback_and_export_after_manual_grading(week):
         "fay@uni.example": "5",
     }
     code, _ = _run_cli(args + ["export", "--identifier", "idnumber", "--out", str(export / "by-id")])
-    assert next(csv.reader(open(export / "by-id" / "moodle_grades.csv")))[0] == "ID number"
+    assert (export / "by-id" / "moodle_grades.csv").read_text().startswith("ID number,")
