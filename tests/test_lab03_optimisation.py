@@ -59,6 +59,15 @@ def fails(grade_id: str, namespace: dict[str, Any]) -> bool:
     return False
 
 
+@pytest.fixture(autouse=True)
+def _one_thread() -> Any:
+    """Tiny tensors: one thread is faster, and fair to other jobs on a shared CPU."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 # --------------------------------------------------------------------------------------------
 # The notebook itself
 

@@ -14,13 +14,18 @@ import nbformat
 import numpy as np
 import pytest
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, Dataset, TensorDataset
+from torch import nn
+from torch.utils.data import Dataset
 
 from course_utils import CheckFailed
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "solutions" / "lab05_cnns" / "lab05_cnns.ipynb"
+
+
+def _exec(source: str, namespace: dict, name: str = "<cell>") -> None:
+    """Run notebook code in `namespace` (the notebook is this repository's own source)."""
+    exec(compile(source, name, "exec"), namespace)  # noqa: S102
 
 
 def _cells() -> dict[str, str]:
@@ -53,9 +58,9 @@ def _base_namespace() -> dict:
     ns: dict = {}
     imports = next(s for s in CELLS.values() if s.startswith("import tempfile"))
     # the imports cell, without the data loading that later cells do
-    exec(imports, ns)
-    exec(_cell_defining("count_parameters"), ns)
-    exec(_grade_cell("line-helpers"), ns)
+    _exec(imports, ns, "<imports>")
+    _exec(_cell_defining("count_parameters"), ns, "<count_parameters>")
+    _exec(_grade_cell("line-helpers"), ns, "<line-helpers>")
     return ns
 
 
@@ -64,13 +69,13 @@ def _run(grade_id: str, **answers) -> None:
     ns = _base_namespace()
     ns.update(answers)
     torch.manual_seed(0)
-    exec(_grade_cell(grade_id), ns)
+    _exec(_grade_cell(grade_id), ns, f"<{grade_id}>")
 
 
 def _reference(grade_id: str, name: str, ns: dict | None = None):
     """The reference answer `name` from the notebook's solution cell `grade_id`."""
     ns = _base_namespace() if ns is None else ns
-    exec(_grade_cell(grade_id), ns)
+    _exec(_grade_cell(grade_id), ns, f"<{grade_id}>")
     return ns[name]
 
 
@@ -181,7 +186,9 @@ def test_dataset_alternatives_pass(make):
     _run("q1-dataset-tests", LineScatterDataset=make())
 
 
-@pytest.mark.parametrize("make", [_dataset_ignores_offset, _dataset_shared_generator, _dataset_wrong_target])
+@pytest.mark.parametrize(
+    "make", [_dataset_ignores_offset, _dataset_shared_generator, _dataset_wrong_target]
+)
 def test_dataset_wrong_answers_fail(make):
     with pytest.raises(CheckFailed):
         _run("q1-dataset-tests", LineScatterDataset=make())
@@ -193,7 +200,9 @@ def test_dataset_items_match_spec():
     image, target = ds[2]
     g = torch.Generator().manual_seed(44)
     u = torch.rand(2, generator=g)
-    assert target.tolist() == pytest.approx([2 * u[0].item() - 1, 0.8 * u[1].item() - 0.4], abs=1e-6)
+    assert target.tolist() == pytest.approx(
+        [2 * u[0].item() - 1, 0.8 * u[1].item() - 0.4], abs=1e-6
+    )
     assert image.sum() >= 5
     with pytest.raises(IndexError):
         ds[5]
@@ -206,15 +215,20 @@ def test_dataset_items_match_spec():
 class SequentialLineCNN(nn.Sequential):
     def __init__(self):
         super().__init__(
-            nn.Conv2d(1, 48, (3, 3), padding=(1, 1)), nn.ReLU(), nn.Flatten(),
-            nn.Linear(76800, 128), nn.ReLU(), nn.Linear(128, 2),
+            nn.Conv2d(1, 48, (3, 3), padding=(1, 1)),
+            nn.ReLU(),
+            nn.Flatten(),
+            nn.Linear(76800, 128),
+            nn.ReLU(),
+            nn.Linear(128, 2),
         )
 
 
 class FunctionalLineCNN(nn.Module):
     def __init__(self):
         super().__init__()
-        self.head = nn.ModuleList([nn.Linear(128, 2)])  # registered before the body: order must not matter
+        # registered before the body: the order of registration must not matter
+        self.head = nn.ModuleList([nn.Linear(128, 2)])
         self.body = nn.Conv2d(1, 48, kernel_size=3, padding="same")
         self.hidden = nn.Linear(48 * 40 * 40, 128)
 
@@ -225,8 +239,14 @@ class FunctionalLineCNN(nn.Module):
 
 class NoReluLineCNN(SequentialLineCNN):
     def __init__(self):
-        nn.Sequential.__init__(self, nn.Conv2d(1, 48, 3, padding=1), nn.Flatten(),
-                               nn.Linear(76800, 128), nn.ReLU(), nn.Linear(128, 2))
+        nn.Sequential.__init__(
+            self,
+            nn.Conv2d(1, 48, 3, padding=1),
+            nn.Flatten(),
+            nn.Linear(76800, 128),
+            nn.ReLU(),
+            nn.Linear(128, 2),
+        )
 
 
 class UnpaddedLineCNN(nn.Module):
@@ -261,8 +281,12 @@ class AdaptivePooledCNN(nn.Module):
     def __init__(self):
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(1, 48, 3, padding=1), nn.ReLU(), nn.Conv2d(48, 48, 3, padding=1), nn.ReLU(),
-            nn.AdaptiveMaxPool2d(1), nn.Flatten(),
+            nn.Conv2d(1, 48, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(48, 48, 3, padding=1),
+            nn.ReLU(),
+            nn.AdaptiveMaxPool2d(1),
+            nn.Flatten(),
         )
         self.regressor = nn.Sequential(nn.Linear(48, 128), nn.ReLU(), nn.Linear(128, 2))
 
@@ -314,7 +338,9 @@ def test_model2_wrong_answers_fail(model):
 
 def coords_meshgrid(x):
     b, _, h, w = x.shape
-    ii, jj = torch.meshgrid(torch.arange(h, device=x.device), torch.arange(w, device=x.device), indexing="ij")
+    ii, jj = torch.meshgrid(
+        torch.arange(h, device=x.device), torch.arange(w, device=x.device), indexing="ij"
+    )
     grids = torch.stack([jj / w - 0.5, ii / h - 0.5]).to(x.dtype)
     return torch.cat([x, grids.unsqueeze(0).repeat(b, 1, 1, 1)], dim=1)
 
@@ -332,12 +358,17 @@ def coords_linspace(x):
 
 def coords_inclusive(x):  # wrong: the grid ends at +0.5
     b, _, h, w = x.shape
-    xs, ys = torch.linspace(-0.5, 0.5, w, dtype=x.dtype), torch.linspace(-0.5, 0.5, h, dtype=x.dtype)
+    xs, ys = (
+        torch.linspace(-0.5, 0.5, w, dtype=x.dtype),
+        torch.linspace(-0.5, 0.5, h, dtype=x.dtype),
+    )
     return torch.cat([x, xs.expand(b, 1, h, w), ys[:, None].expand(b, 1, h, w)], dim=1)
 
 
 def coords_swapped(x):  # wrong: y channel first
-    return torch.cat([coords_meshgrid(x)[:, :-2], coords_meshgrid(x)[:, -1:], coords_meshgrid(x)[:, -2:-1]], 1)
+    return torch.cat(
+        [coords_meshgrid(x)[:, :-2], coords_meshgrid(x)[:, -1:], coords_meshgrid(x)[:, -2:-1]], 1
+    )
 
 
 def coords_hardcoded(x):  # wrong: always 40 x 40 grids
@@ -369,7 +400,9 @@ class StandaloneCoordCNN(nn.Module):
 
     def __init__(self):
         super().__init__()
-        self.convs = nn.Sequential(nn.Conv2d(3, 48, 3, padding=1), nn.ReLU(), nn.Conv2d(48, 48, 3, padding=1), nn.ReLU())
+        self.convs = nn.Sequential(
+            nn.Conv2d(3, 48, 3, padding=1), nn.ReLU(), nn.Conv2d(48, 48, 3, padding=1), nn.ReLU()
+        )
         self.mlp = nn.Sequential(nn.Linear(48, 128), nn.ReLU(), nn.Linear(128, 2))
 
     def forward(self, x):
@@ -388,7 +421,9 @@ class HelperCoordCNN(AdaptivePooledCNN):
 class CoordsFirstCNN(HelperCoordCNN):  # wrong: coordinate channels before the image
     def forward(self, x):
         with_coords = coords_meshgrid(x)
-        return AdaptivePooledCNN.forward(self, torch.cat([with_coords[:, 1:], with_coords[:, :1]], 1))
+        return AdaptivePooledCNN.forward(
+            self, torch.cat([with_coords[:, 1:], with_coords[:, :1]], 1)
+        )
 
 
 class UnitRangeCoordCNN(HelperCoordCNN):  # wrong: coordinates in [0, 1)
@@ -467,9 +502,15 @@ def test_evaluate_wrong_answers_fail(fn):
         _run("q6-evaluate-tests", evaluate_mse=fn)
 
 
-def train_sum_reduction(model, loader, epochs, lr=1e-3):
+def _evaluate(model, loader):
+    model.eval()
+    with torch.no_grad():
+        return float(torch.cat([(model(x) - y).flatten() ** 2 for x, y in loader]).mean())
+
+
+def train_sum_reduction(model, loader, epochs, lr=1e-3, val_loader=None):
     opt = torch.optim.Adam(model.parameters(), lr)
-    history = []
+    history = {"loss": [], **({"val_loss": []} if val_loader is not None else {})}
     for _ in range(epochs):
         model.train()
         sq, n = 0.0, 0
@@ -479,21 +520,32 @@ def train_sum_reduction(model, loader, epochs, lr=1e-3):
             (loss_sum / y.numel()).backward()
             opt.step()
             sq, n = sq + loss_sum.item(), n + y.numel()
-        history.append(sq / n)
+        history["loss"].append(sq / n)
+        if val_loader is not None:
+            history["val_loss"].append(_evaluate(model, val_loader))
     return history
 
 
-def train_with_torchbearer(model, loader, epochs, lr=1e-3):
+def train_with_torchbearer(model, loader, epochs, lr=1e-3, val_loader=None):
     from torchbearer import Trial
 
-    trial = Trial(model, torch.optim.Adam(model.parameters(), lr=lr), nn.MSELoss(), metrics=["loss"], verbose=0)
-    trial.with_train_generator(loader)
-    return [float(epoch["loss"]) for epoch in trial.run(epochs=epochs)]
+    trial = Trial(
+        model,
+        torch.optim.Adam(model.parameters(), lr=lr),
+        nn.MSELoss(),
+        metrics=["loss"],
+        verbose=0,
+    )
+    trial.with_generators(train_generator=loader, val_generator=val_loader)
+    epochs_seen = trial.run(epochs=epochs)
+    keys = ["loss", "val_loss"] if val_loader is not None else ["loss"]
+    return {k: [float(e[k]) for e in epochs_seen] for k in keys}
 
 
-def train_last_batch_loss(model, loader, epochs, lr=1e-3):  # wrong: reports the last batch only
+def train_last_batch_loss(model, loader, epochs, lr=1e-3, val_loader=None):
+    """Wrong: reports the last batch's loss, not the epoch's mean."""
     opt = torch.optim.Adam(model.parameters(), lr)
-    history = []
+    history = {"loss": [], "val_loss": []}
     for _ in range(epochs):
         model.train()
         for x, y in loader:
@@ -501,22 +553,37 @@ def train_last_batch_loss(model, loader, epochs, lr=1e-3):  # wrong: reports the
             opt.zero_grad()
             loss.backward()
             opt.step()
-        history.append(loss.item())
+        history["loss"].append(loss.item())
+        if val_loader is not None:
+            history["val_loss"].append(_evaluate(model, val_loader))
     return history
 
 
-def train_without_train_mode(model, loader, epochs, lr=1e-3):  # wrong: never calls model.train()
+def train_without_train_mode(model, loader, epochs, lr=1e-3, val_loader=None):
+    """Wrong: never switches the model to training mode."""
     model_train = model.train
     model.train = lambda mode=True: model  # the model stays in whatever mode it was in
     try:
-        return train_sum_reduction(model, loader, epochs, lr)
+        return train_sum_reduction(model, loader, epochs, lr, val_loader)
     finally:
         model.train = model_train
 
 
+def train_new_optimiser_each_epoch(model, loader, epochs, lr=1e-3, val_loader=None):
+    """Wrong: a new Adam optimiser every epoch forgets its running averages."""
+    history = {"loss": [], "val_loss": []}
+    for _ in range(epochs):
+        one = train_sum_reduction(model, loader, 1, lr, val_loader)
+        for key, values in one.items():
+            history[key] += values
+    return history
+
+
 def test_train_reference_passes():
     ns = _base_namespace()
-    _run("q6-train-tests", train_model=_reference("q6-train", "train_model", ns))
+    ns["evaluate_mse"] = _reference("q6-evaluate", "evaluate_mse", ns)
+    train_model = _reference("q6-train", "train_model", ns)
+    _run("q6-train-tests", train_model=train_model)
 
 
 @pytest.mark.parametrize("fn", [train_sum_reduction, train_with_torchbearer])
@@ -524,7 +591,9 @@ def test_train_alternatives_pass(fn):
     _run("q6-train-tests", train_model=fn)
 
 
-@pytest.mark.parametrize("fn", [train_last_batch_loss, train_without_train_mode])
+@pytest.mark.parametrize(
+    "fn", [train_last_batch_loss, train_without_train_mode, train_new_optimiser_each_epoch]
+)
 def test_train_wrong_answers_fail(fn):
     with pytest.raises(CheckFailed):
         _run("q6-train-tests", train_model=fn)
@@ -541,7 +610,11 @@ def _experiment_answers(loss_on_validation: bool = False):
     images = torch.stack([other[i][0] for i in range(len(other))])
     targets = torch.stack([other[i][1] for i in range(len(other))])
     torch.manual_seed(0)
-    models = {"model1": SequentialLineCNN(), "model2": AdaptivePooledCNN(), "model3": StandaloneCoordCNN()}
+    models = {
+        "model1": SequentialLineCNN(),
+        "model2": AdaptivePooledCNN(),
+        "model3": StandaloneCoordCNN(),
+    }
     with torch.no_grad():
         losses = {k: F.mse_loss(m.eval()(images), targets).item() for k, m in models.items()}
     return {"test_data": test_data, "trained_models": models, "test_losses": losses}
@@ -562,10 +635,17 @@ def test_experiment_losses_on_wrong_split_fail():
 def _teaching_namespace() -> dict:
     ns = _base_namespace()
     ns["MNIST_MEAN"], ns["MNIST_STD"] = 0.1307, 0.3081
-    for name in ("draw_digit", "to_mnist_style", "capture_output", "SimpleCNN", "BetterCNN", "TwoBranchCNN"):
-        exec(_cell_defining(name), ns)
+    for name in (
+        "draw_digit",
+        "to_mnist_style",
+        "capture_output",
+        "SimpleCNN",
+        "BetterCNN",
+        "TwoBranchCNN",
+    ):
+        _exec(_cell_defining(name), ns, f"<{name}>")
     ns["PIXEL_MIN"], ns["PIXEL_MAX"] = (0 - 0.1307) / 0.3081, (1 - 0.1307) / 0.3081
-    exec(_cell_defining("maximise_classes"), ns)
+    _exec(_cell_defining("maximise_classes"), ns, "<maximise_classes>")
     return ns
 
 
@@ -577,7 +657,7 @@ def test_to_mnist_style_centres_the_ink():
     assert out.shape == (1, 28, 28) and out.dtype == torch.float32
     ink = out[0] * 0.3081 + 0.1307  # undo the normalisation
     assert float(ink.min()) == pytest.approx(0.0, abs=1e-6) and float(ink.max()) <= 1.0 + 1e-6
-    rows, cols = torch.nonzero(ink > 0.05, as_tuple=True)
+    rows, _ = torch.nonzero(ink > 0.05, as_tuple=True)
     assert int(rows.max() - rows.min()) + 1 <= 21  # the longer side fits the 20-pixel box
     total = float(ink.sum())
     com_r = float((ink.sum(1) * torch.arange(28)).sum()) / total
@@ -610,12 +690,15 @@ def test_maximise_classes_raises_each_digits_logit():
     model = ns["SimpleCNN"]()
     images = ns["maximise_classes"](model, steps=15)
     assert images.shape == (10, 1, 28, 28) and not images.requires_grad
-    assert float(images.min()) >= ns["PIXEL_MIN"] - 1e-6 and float(images.max()) <= ns["PIXEL_MAX"] + 1e-6
+    assert (
+        float(images.min()) >= ns["PIXEL_MIN"] - 1e-6
+        and float(images.max()) <= ns["PIXEL_MAX"] + 1e-6
+    )
     with torch.no_grad():
         assert torch.all(model(images).diagonal() > model(torch.zeros(10, 1, 28, 28)).diagonal())
     assert not model.training
     # the batched search equals ten separate searches (images do not interact in eval mode)
-    one = ns["maximise_classes"](model, steps=3)
+    one = ns["maximise_classes"](model, steps=3, weight=1.0)
     alone = torch.zeros(1, 1, 28, 28, requires_grad=True)
     opt = torch.optim.Adam([alone], lr=0.05)
     for _ in range(3):
@@ -629,6 +712,9 @@ def test_maximise_classes_raises_each_digits_logit():
 
 def test_parameter_counts_of_the_teaching_models():
     ns = _teaching_namespace()
-    counts = {name: sum(p.numel() for p in ns[name]().parameters()) for name in ("SimpleCNN", "BetterCNN", "TwoBranchCNN")}
+    counts = {
+        name: sum(p.numel() for p in ns[name]().parameters())
+        for name in ("SimpleCNN", "BetterCNN", "TwoBranchCNN")
+    }
     assert counts == {"SimpleCNN": 592_074, "BetterCNN": 59_933, "TwoBranchCNN": 804_810}
     assert math.isclose(1 * 48 * 9 + 48 + 48 * 40 * 40 * 128 + 128 + 128 * 2 + 2, 9_831_266)

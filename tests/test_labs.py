@@ -33,10 +33,12 @@ def test_colab_links_name_every_lab_release():
 
 def _validator(invert: bool):
     from nbgrader.validator import Validator
+    from traitlets.config import Config
 
-    validator = Validator()
+    config = Config()
+    config.Execute.timeout = 300  # per cell; nbgrader's default of 30 s is tight on a busy 2-core machine
+    validator = Validator(config=config)
     validator.invert = invert
-    validator.timeout = 300
     return validator
 
 
