@@ -36,3 +36,14 @@ def _isolated_data(tmp_path_factory, monkeypatch):
     """Never touch the user's cache or the network from tests."""
     monkeypatch.setenv("COURSE_DATA", str(tmp_path_factory.mktemp("course-data")))
     monkeypatch.setenv("COURSE_OFFLINE", "1")
+
+
+@pytest.fixture
+def torch_one_thread():
+    """Tiny tensors run faster on one thread, and a shared CI machine stays fair."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

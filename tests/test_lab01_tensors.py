@@ -16,6 +16,7 @@ import nbformat
 import numpy as np
 import pytest
 import torch
+from lab_notebook import LabCells
 
 LAB = "lab01_tensors"
 NOTEBOOK = Path(__file__).resolve().parents[1] / "solutions" / LAB / f"{LAB}.ipynb"
@@ -27,12 +28,7 @@ def _notebook() -> Any:
     return nbformat.read(NOTEBOOK, as_version=4)
 
 
-def cell_source(grade_id: str) -> str:
-    """The source of the notebook cell with this nbgrader grade_id."""
-    for cell in _notebook().cells:
-        if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
-            return cell.source
-    raise KeyError(grade_id)
+cell_source = LabCells(LAB).source
 
 
 def run_cell(grade_id: str, **names: Any) -> dict[str, Any]:

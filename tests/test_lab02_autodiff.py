@@ -19,53 +19,28 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from lab_notebook import LabCells
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "solutions" / "lab02_autodiff" / "lab02_autodiff.ipynb"
 
 
-def _graded_cells() -> dict[str, nbformat.NotebookNode]:
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    return {c.metadata["nbgrader"]["grade_id"]: c for c in nb.cells if "nbgrader" in c.metadata}
-
-
-CELLS = _graded_cells()
 
 
 def _base_namespace() -> dict[str, Any]:
     return {"math": math, "np": np, "torch": torch, "F": F}
 
 
-def reference(*answer_ids: str) -> dict[str, Any]:
-    """A namespace holding what the notebook's own answer cells define."""
-    namespace = _base_namespace()
-    for answer_id in answer_ids:
-        exec(compile(CELLS[answer_id].source, f"<{answer_id}>", "exec"), namespace)  # noqa: S102
-    return namespace
+LAB = LabCells("lab02_autodiff", _base_namespace)
+CELLS = LAB.cells
+reference = LAB.reference
+run_tests = LAB.run_tests
+fails = LAB.fails
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
-def run_tests(grade_id: str, namespace: dict[str, Any]) -> None:
-    """Run one autograded test cell (public and hidden parts) in ``namespace``."""
-    source = CELLS[grade_id].source
-    assert "### BEGIN HIDDEN TESTS" in source, f"{grade_id} has no hidden tests"
-    exec(compile(source, f"<{grade_id}>", "exec"), namespace)  # noqa: S102
 
 
-def fails(grade_id: str, namespace: dict[str, Any]) -> bool:
-    try:
-        run_tests(grade_id, namespace)
-    except (AssertionError, Exception):  # CheckFailed is an AssertionError; stubs raise others  # noqa: BLE001
-        return True
-    return False
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Any:
-    """Tiny tensors: one thread is faster, and fair to other jobs on a shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 # --------------------------------------------------------------------------------------------

@@ -15,13 +15,12 @@ import nbformat
 import numpy as np
 import pytest
 import torch
+from lab_notebook import LabCells
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "solutions" / "lab03_optimisation" / "lab03_optimisation.ipynb"
-NB = nbformat.read(NOTEBOOK, as_version=4)
-CELLS = {c.metadata["nbgrader"]["grade_id"]: c for c in NB.cells if "nbgrader" in c.metadata}
 NAMES = ["SGD", "Momentum", "Adagrad", "Adam"]
 
 
@@ -36,36 +35,17 @@ def _base_namespace() -> dict[str, Any]:
     }
 
 
-def reference(*answer_ids: str) -> dict[str, Any]:
-    """A namespace holding what the notebook's own answer cells define."""
-    namespace = _base_namespace()
-    for answer_id in answer_ids:
-        exec(compile(CELLS[answer_id].source, f"<{answer_id}>", "exec"), namespace)  # noqa: S102
-    return namespace
+LAB = LabCells("lab03_optimisation", _base_namespace)
+CELLS = LAB.cells
+NB = LAB.notebook
+reference = LAB.reference
+run_tests = LAB.run_tests
+fails = LAB.fails
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
-def run_tests(grade_id: str, namespace: dict[str, Any]) -> None:
-    """Run one autograded test cell (public and hidden parts) in ``namespace``."""
-    source = CELLS[grade_id].source
-    assert "### BEGIN HIDDEN TESTS" in source, f"{grade_id} has no hidden tests"
-    exec(compile(source, f"<{grade_id}>", "exec"), namespace)  # noqa: S102
 
 
-def fails(grade_id: str, namespace: dict[str, Any]) -> bool:
-    try:
-        run_tests(grade_id, namespace)
-    except Exception:  # CheckFailed/AssertionError, and whatever a wrong answer raises  # noqa: BLE001
-        return True
-    return False
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Any:
-    """Tiny tensors: one thread is faster, and fair to other jobs on a shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 # --------------------------------------------------------------------------------------------

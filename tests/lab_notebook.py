@@ -1,0 +1,66 @@
+"""Reading a lab's source notebook in tests: its graded cells, and running them outside Jupyter.
+
+Lab test files use this to execute the notebook's own autograder cells (hidden tests
+included) against reference answers, correct answers written differently, and wrong ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_source(source: str, namespace: dict[str, Any], name: str = "<cell>") -> dict[str, Any]:
+    """Execute notebook code (this repository's own) in ``namespace``; return the namespace."""
+    exec(compile(source, name, "exec"), namespace)  # noqa: S102 - our own notebook cells
+    return namespace
+
+
+class LabCells:
+    """The nbgrader cells of one lab's source notebook, by grade id."""
+
+    def __init__(self, lab_id: str, base_namespace: Callable[[], dict[str, Any]] = dict) -> None:
+        self.lab_id = lab_id
+        self.path = REPO / "solutions" / lab_id / f"{lab_id}.ipynb"
+        self.base_namespace = base_namespace
+
+    @cached_property
+    def notebook(self) -> nbformat.NotebookNode:
+        """The source notebook."""
+        return nbformat.read(self.path, as_version=4)
+
+    @cached_property
+    def cells(self) -> dict[str, nbformat.NotebookNode]:
+        """Grade id -> cell, for every cell with nbgrader metadata."""
+        return {c.metadata["nbgrader"]["grade_id"]: c for c in self.notebook.cells if "grade_id" in c.metadata.get("nbgrader", {})}
+
+    def source(self, grade_id: str) -> str:
+        """The source of the cell with this grade id."""
+        return self.cells[grade_id].source
+
+    def reference(self, *answer_ids: str) -> dict[str, Any]:
+        """A namespace holding what the notebook's own answer cells define."""
+        namespace = self.base_namespace()
+        for answer_id in answer_ids:
+            run_source(self.source(answer_id), namespace, f"<{answer_id}>")
+        return namespace
+
+    def run_tests(self, grade_id: str, namespace: dict[str, Any]) -> dict[str, Any]:
+        """Run one autograder test cell (public and hidden parts) in ``namespace``."""
+        source = self.source(grade_id)
+        assert "### BEGIN HIDDEN TESTS" in source, f"{grade_id} has no hidden tests"
+        return run_source(source, namespace, f"<{grade_id}>")
+
+    def fails(self, grade_id: str, namespace: dict[str, Any]) -> bool:
+        """True when the test cell rejects what ``namespace`` holds."""
+        try:
+            self.run_tests(grade_id, namespace)
+        except Exception:  # CheckFailed/AssertionError, and whatever a wrong answer raises
+            return True
+        return False
