@@ -103,7 +103,11 @@ def plain_nbgrader(root: Path, n: int) -> float:
 
 def notebook_seconds(path: Path) -> float:
     """Seconds between the first cell's start and the last cell's end, from nbclient's timestamps."""
-    nb = nbformat.read(path, as_version=4)
+    return notebook_seconds_of(nbformat.read(path, as_version=4))
+
+
+def notebook_seconds_of(nb: nbformat.NotebookNode) -> float:
+    """Seconds between the first cell's start and the last cell's end of an executed notebook."""
     stamps = [c.metadata.get("execution", {}) for c in nb.cells if c.cell_type == "code"]
     starts = [s.get("iopub.execute_input") for s in stamps if s.get("iopub.execute_input")]
     ends = [s.get("shell.execute_reply") for s in stamps if s.get("shell.execute_reply")]
@@ -111,6 +115,42 @@ def notebook_seconds(path: Path) -> float:
         return float("nan")
     parse = lambda text: dt.datetime.fromisoformat(text.replace("Z", "+00:00"))  # noqa: E731
     return (parse(max(ends)) - parse(min(starts))).total_seconds()
+
+
+def own_execution(root: Path, runs: int = 3) -> float:
+    """Seconds the notebook's cells take in a plain, already-started kernel (imports included)."""
+    from autograder.execute import execute_notebook
+
+    times = []
+    for _ in range(runs):
+        nb = nbformat.read(root / "solutions" / LAB / f"{LAB}.ipynb", as_version=4)
+        work = Path(tempfile.mkdtemp())
+        outcome = execute_notebook(nb, work)
+        shutil.rmtree(work, ignore_errors=True)
+        times.append(notebook_seconds_of(outcome.notebook))
+    return statistics.median(times)
+
+
+def kernel_round_trip(sandboxed: bool, runs: int = 3) -> float:
+    """Seconds to start a kernel, run an empty cell and stop it (plain or sandboxed)."""
+    from autograder.execute import GRADING_ENV, execute_notebook
+    from autograder.sandbox import Sandbox
+
+    sandbox = Sandbox(env=GRADING_ENV) if sandboxed else None
+    times = []
+    try:
+        for _ in range(runs):
+            nb = new_notebook(cells=[new_code_cell("pass")])
+            nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
+            work = Path(tempfile.mkdtemp())
+            start = time.monotonic()
+            execute_notebook(nb, work, sandbox=sandbox)
+            times.append(time.monotonic() - start)
+            shutil.rmtree(work, ignore_errors=True)
+    finally:
+        if sandbox is not None:
+            sandbox.close()
+    return statistics.median(times)
 
 
 def course_grade(root: Path, subs: Path, workers: int) -> tuple[float, float]:
@@ -145,16 +185,19 @@ def main() -> None:
         subs = make_course(root, args.n)
         print(f"{args.n} submissions, {os.cpu_count()} cores, sandbox: {unavailable_reason() or 'yes'}")
         plain = plain_nbgrader(root, args.n)
-        one, own = course_grade(root, subs, 1)
+        one, _ = course_grade(root, subs, 1)
         many, _ = course_grade(root, subs, args.workers)
+        own = own_execution(root)
+        plain_kernel, sandbox_kernel = kernel_round_trip(False), kernel_round_trip(unavailable_reason() is None)
         peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         print(f"plain nbgrader autograde (serial):   {plain:7.1f} s  {plain / args.n:5.2f} s/submission")
         print(f"course grade, 1 worker:              {one:7.1f} s  {one / args.n:5.2f} s/submission")
         print(f"course grade, {args.workers} workers:             {many:7.1f} s  {many / args.n:5.2f} s/submission")
         print(f"throughput vs plain nbgrader:        {plain / many:7.2f}x")
         print(f"scaling 1 -> {args.workers} workers:              {one / many:7.2f}x (ideal {args.workers}x)")
-        print(f"notebook's own execution (in kernel): {own:6.2f} s per submission")
-        print(f"overhead beyond it (1 worker):        {one / args.n - own:6.2f} s per submission (kernel start, imports, sandbox, grading)")
+        print(f"notebook's own execution (in kernel): {own:6.2f} s per submission (imports included)")
+        print(f"overhead beyond it (1 worker):        {one / args.n - own:6.2f} s per submission (kernel, sandbox, proofs, grading)")
+        print(f"  of which kernel start+stop:         {plain_kernel:6.2f} s plain, {sandbox_kernel:.2f} s sandboxed")
         print(f"peak memory of one child process:    {peak:7.0f} MiB")
     finally:
         shutil.rmtree(root, ignore_errors=True)
