@@ -306,7 +306,7 @@ def grade_lab(course: Course, lab: Lab, submissions_dir: Path, options: GradeOpt
     return GradeReport(lab.id, results, marks_csv, report_json, skipped)
 
 
-GRADER_VERSION = "2"  # bump when grading logic changes, so every submission is regraded
+GRADER_VERSION = "3"  # bump when grading logic changes, so every submission is regraded
 
 
 def fingerprint(job: Job) -> str:

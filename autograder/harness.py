@@ -33,7 +33,7 @@ WATCHED = {
     "numpy": ["allclose", "isclose", "array_equal", "asarray", "array", "abs", "all", "any", "isfinite", "isnan", "linalg"],
     "numpy.testing": ["assert_allclose", "assert_array_equal", "assert_equal"],
     "numpy.linalg": ["svd", "norm", "lstsq", "pinv"],
-    "torch": ["allclose", "isclose", "equal", "is_tensor", "tensor", "as_tensor", "from_numpy", "linalg", "manual_seed", "no_grad", "testing"],
+    "torch": ["allclose", "isclose", "equal", "is_tensor", "tensor", "as_tensor", "from_numpy", "linalg", "no_grad", "testing"],
     "torch.linalg": ["svd", "norm", "lstsq", "pinv"],
     "torch.testing": ["assert_close"],
     "course_utils.checks": ["check_close", "check_dtype", "check_gradient", "check_shape", "check_type", "numerical_gradient", "_as_numpy", "_shape_of", "_fail"],

@@ -32,6 +32,15 @@ class Restored:
     repairs: list[str] = field(default_factory=list)
 
 
+GRADING_KEYS = ("grade_id", "grade", "solution", "locked", "points", "task")
+
+
+def _grading_terms(cell: NotebookNode) -> dict:
+    """The metadata that decides how a cell is graded (not checksums or bookkeeping)."""
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return {key: meta.get(key) for key in GRADING_KEYS if meta.get(key) not in (None, False)}
+
+
 def _plain(cell: NotebookNode) -> NotebookNode:
     cell = copy.deepcopy(cell)
     cell.metadata.pop("nbgrader", None)
@@ -72,7 +81,7 @@ def restore(submission: NotebookNode, template: NotebookNode) -> Restored:
             restored.source = cell.source
             if cell.cell_type != reference.cell_type:
                 repairs.append(f"answer cell '{gid}' had its type changed to {cell.cell_type}: restored to {reference.cell_type}")
-            if cell.metadata.get("nbgrader") != reference.metadata.get("nbgrader"):
+            if _grading_terms(cell) != _grading_terms(reference):
                 repairs.append(f"answer cell '{gid}': edited grading metadata ignored")
         else:
             restored = _fresh(reference)

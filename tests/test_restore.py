@@ -92,3 +92,8 @@ def test_outputs_of_the_submission_are_cleared():
     cell.execution_count = 7
     restored = _by_id(restore(student, _template()).notebook)
     assert restored["q1-double"].outputs == [] and restored["q1-double"].execution_count is None
+
+
+def test_the_source_notebook_itself_needs_no_repairs():
+    # The source lacks the checksums the template adds: that is not tampering.
+    assert restore(source_notebook(), _template()).repairs == []
