@@ -25,8 +25,6 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "solutions" / "lab02_autodiff" / "lab02_autodiff.ipynb"
 
 
-
-
 def _base_namespace() -> dict[str, Any]:
     return {"math": math, "np": np, "torch": torch, "F": F}
 
@@ -37,10 +35,6 @@ reference = LAB.reference
 run_tests = LAB.run_tests
 fails = LAB.fails
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
-
-
-
-
 
 
 # --------------------------------------------------------------------------------------------

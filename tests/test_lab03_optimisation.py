@@ -44,10 +44,6 @@ fails = LAB.fails
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
-
-
-
-
 # --------------------------------------------------------------------------------------------
 # The notebook itself
 

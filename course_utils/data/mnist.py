@@ -21,7 +21,6 @@ Neither dataset is committed to the project (MNIST is CC BY-SA 3.0, Fashion-MNIS
 from __future__ import annotations
 
 import gzip
-import hashlib
 import os
 import tempfile
 from collections.abc import Callable
@@ -32,7 +31,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Subset
 
-from .cache import DataUnavailable, announce_once, cache_dir, network_allowed, package_data_dir
+from .cache import DataUnavailable, announce_once, cache_dir, file_digest, network_allowed, package_data_dir
 
 # The four raw files torchvision's MNIST-style datasets read, uncompressed, under root/<Class>/raw/.
 IDX_FILES = (
@@ -87,19 +86,11 @@ def _idx_bytes(array: np.ndarray) -> bytes:
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return file_digest(path, "sha256")
 
 
 def _md5(path: Path) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return file_digest(path, "md5")
 
 
 def _install_files(raw: Path, files: dict[str, bytes]) -> None:
