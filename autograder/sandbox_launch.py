@@ -20,9 +20,11 @@ def bwrap_command(config: dict, connection_file: str) -> list[str]:
     """The bubblewrap command line that runs the kernel inside the sandbox."""
     limits = config["limits"]
     cmd = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--uid", NOBODY, "--gid", NOBODY]
+    # Mounts apply in order: the private /tmp first, so that binds of paths under /tmp (a
+    # checkout or virtualenv there, the working and socket directories) land on top of it.
+    cmd += ["--proc", "/proc", "--dev", "/dev", "--size", str(limits["tmp_mb"] * 2**20), "--tmpfs", "/tmp"]
     for path in config["read_only"]:
         cmd += ["--ro-bind", path, path]
-    cmd += ["--proc", "/proc", "--dev", "/dev", "--size", str(limits["tmp_mb"] * 2**20), "--tmpfs", "/tmp"]
     cmd += ["--bind", config["workdir"], config["workdir"], "--bind", config["sockets"], config["sockets"]]
     cmd += ["--chdir", config["workdir"], "--clearenv"]
     env = {

@@ -42,3 +42,17 @@ def test_sandbox_chosen_when_available(monkeypatch):
     monkeypatch.setattr(grade_module, "unavailable_reason", lambda: None)
     limits = SandboxLimits(memory_mb=123)
     assert choose_sandbox(GradeOptions(sandbox=limits)) == limits
+
+
+def test_the_private_tmp_is_mounted_before_binds_that_may_live_under_it():
+    config = {
+        "workdir": "/tmp/w",
+        "sockets": "/tmp/s",
+        "read_only": ["/tmp/checkout/.venv"],
+        "python": "/tmp/checkout/.venv/bin/python",
+        "env": {},
+        "limits": {"tmp_mb": 64},
+    }
+    cmd = bwrap_command(config, "/tmp/s/connection.json")
+    tmpfs = cmd.index("--tmpfs")
+    assert tmpfs < cmd.index("/tmp/checkout/.venv") and tmpfs < cmd.index("/tmp/w")
