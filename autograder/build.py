@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import filecmp
 import shutil
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +29,19 @@ def badge_markdown(course: Course, lab: Lab) -> str:
     return f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab_url(course, lab)})"
 
 
+DEFAULT_DISTRIBUTION = "deep-learning-labs"
+
+
+def distribution_name(course: Course) -> str:
+    """The pip name students install on Colab: the course repository's ``[project] name``."""
+    path = course.root / "pyproject.toml"
+    if path.is_file():
+        name = tomllib.loads(path.read_text(encoding="utf-8")).get("project", {}).get("name")
+        if isinstance(name, str) and name:
+            return name
+    return DEFAULT_DISTRIBUTION
+
+
 def header_cells(course: Course, lab: Lab) -> list:
     """The two cells every release starts with: the Colab badge and the Colab-only install."""
     badge = new_markdown_cell(badge_markdown(course, lab))
@@ -36,7 +50,7 @@ def header_cells(course: Course, lab: Lab) -> list:
         "# On Google Colab, install the course helpers first; elsewhere they are already installed.\n"
         "import sys\n"
         'if "google.colab" in sys.modules:\n'
-        f'    %pip install --quiet "deep-learning-labs @ git+https://github.com/{course.public_repo}@{course.public_ref}"'
+        f'    %pip install --quiet "{distribution_name(course)} @ git+https://github.com/{course.public_repo}@{course.public_ref}"'
     )
     setup["id"] = HEADER_IDS[1]
     return [badge, setup]

@@ -39,3 +39,11 @@ def test_colab_links_point_at_existing_releases(toy_root):
     for lab in course.labs:
         assert colab_url(course, lab) in text
         assert course.release_notebook(lab).is_file()
+
+
+def test_install_cell_uses_the_repositorys_distribution_name(toy_root):
+    (toy_root / "pyproject.toml").write_text('[project]\nname = "toy-helpers"\nversion = "1"\n')
+    course = load_course(toy_root)
+    build(course)
+    release = json.loads((toy_root / "labs/lab01_toy/lab01_toy.ipynb").read_text())
+    assert '"toy-helpers @ git+https://github.com/someone/toy@v1"' in "".join(release["cells"][1]["source"])
