@@ -59,7 +59,7 @@ def header_cells(course: Course, lab: Lab) -> list:
 def render_release(course: Course, lab: Lab) -> str:
     """The text of a lab's student notebook, built from its source."""
     source = read_notebook(course.source_notebook(lab))
-    release = clear_outputs(release_version(source, lab.id, Path(lab.notebook).stem))
+    release = clear_outputs(release_version(source, lab.id, lab.notebook_id))
     release.cells = header_cells(course, lab) + [c for c in release.cells if c.get("id") not in HEADER_IDS]
     return dumps(release)
 

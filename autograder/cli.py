@@ -78,11 +78,12 @@ def cmd_demo(course: Course, args: argparse.Namespace) -> int:
     """Build, make example submissions, grade them and print the marks."""
     from .build import build
     from .demo import write_demo_submissions
-    from .grade import format_table, grade_dir_for_demo, grade_lab
+    from .grade import format_table, grade_lab
+    from .layout import demo_submissions_dir
 
     build(course)
     lab = course.lab(args.lab) if args.lab else course.labs[0]
-    folder = grade_dir_for_demo(course, lab)
+    folder = demo_submissions_dir(course, lab)
     shutil.rmtree(folder, ignore_errors=True)
     names = write_demo_submissions(course, lab, folder)
     print(f"built the releases; grading {len(names)} example submissions of {lab.id} ({', '.join(names)})")

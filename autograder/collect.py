@@ -22,7 +22,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .course import Course, Lab
-from .latepolicy import policy_of
 from .layout import collect_log, default_db_url, history_dir, submitted_dir, unmatched_dir
 from .lms import RawEntry, RawFile, SourceError, open_source
 from .roster import NameIndex, RosterEntry, load_roster
@@ -92,7 +91,7 @@ def format_stamp(stamp: dt.datetime | None) -> str:
 
 def _late_note(lab: Lab, stamp: dt.datetime | None) -> tuple[str | None, bool]:
     """A note on lateness, and whether it costs points."""
-    policy = policy_of(lab)
+    policy = lab.late
     seconds = policy.seconds_late(stamp)
     if seconds <= 0:
         return None, False

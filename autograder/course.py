@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import tomllib
 
-from .latepolicy import late_policy_fields
+from .latepolicy import LatePolicy, parse_late_policy
 
 COURSE_FILE = "course.toml"
 _LAB_ID = re.compile(r"^lab\d{2}_[a-z0-9_]+$")
@@ -26,11 +25,13 @@ class Lab:
     id: str
     title: str
     notebook: str
-    # Late policy (optional keys of a [[labs]] entry; parsed and explained in latepolicy.py).
-    due: dt.datetime | None = None
-    grace_minutes: float = 0.0
-    late_penalty_per_day: float = 0.0
-    late_penalty_cap: float = 1.0
+    # Late policy: optional keys of a [[labs]] entry, parsed and explained in latepolicy.py.
+    late: LatePolicy = LatePolicy()
+
+    @property
+    def notebook_id(self) -> str:
+        """nbgrader's name for the lab's notebook: its file name without ``.ipynb``."""
+        return self.notebook.removesuffix(".ipynb")
 
     @property
     def number(self) -> int:
@@ -109,10 +110,10 @@ def load_course(root: Path | None = None) -> Course:
         if not entry["notebook"].endswith(".ipynb") or "/" in entry["notebook"]:
             raise CourseError(f"{path}: lab {entry['id']}: notebook must be a plain *.ipynb file name")
         try:
-            late = late_policy_fields(entry)
+            late = parse_late_policy(entry)
         except ValueError as error:
             raise CourseError(f"{path}: lab {entry['id']}: {error}") from error
-        labs.append(Lab(entry["id"], entry["title"], entry["notebook"], **late))
+        labs.append(Lab(entry["id"], entry["title"], entry["notebook"], late))
     ids = [lab.id for lab in labs]
     if len(set(ids)) != len(ids):
         raise CourseError(f"{path}: duplicate lab ids in {ids}")

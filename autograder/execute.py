@@ -90,14 +90,15 @@ class ExecutionOutcome:
     restored: set[str] = field(default_factory=set)  # helpers a submission had replaced
 
 
-def kernel_env(limits: Limits, extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment a grading kernel starts with: this process's, plus grading settings."""
-    env = dict(os.environ)
-    env.update(GRADING_ENV)
+def grading_env(limits: Limits) -> dict[str, str]:
+    """Grading settings every kernel gets: fast, offline, headless, and its share of the threads."""
     threads = str(max(1, limits.threads))
-    env.update({"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads})
-    env.update(extra or {})
-    return env
+    return {**GRADING_ENV, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads}
+
+
+def kernel_env(limits: Limits) -> dict[str, str]:
+    """The environment of an unsandboxed grading kernel: this process's plus the grading settings."""
+    return {**os.environ, **grading_env(limits)}
 
 
 def _sandbox_kernel_manager(sandbox: Sandbox, workdir: Path) -> tuple[AsyncKernelManager, dict]:

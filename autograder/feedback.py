@@ -18,7 +18,6 @@ import jinja2
 from nbgrader.utils import is_solution
 
 from .course import Course, Lab
-from .latepolicy import policy_of
 from .layout import feedback_page, feedback_zip, submitted_dir
 from .leaks import normalise, notebook_secrets, redact, secret_lines
 from .notebooks import NotebookError, read_notebook
@@ -103,7 +102,7 @@ def render_page(course: Course, lab: Lab, result: LabResult, name: str, answers:
         result=result,
         name=name,
         submitted=submitted,
-        policy=policy_of(lab).describe(),
+        policy=lab.late.describe(),
         late=_lateness(result),
         pending=result.needs_manual,
         answers=answers,

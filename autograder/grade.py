@@ -16,7 +16,6 @@ import json
 import os
 import shutil
 import tempfile
-import time
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -28,9 +27,11 @@ from tqdm.auto import tqdm
 
 from .course import Course, Lab
 from .executors import execute_jobs
-from .execute import GRADING_ENV, Limits, execute_notebook
+from .execute import Limits, execute_notebook, grading_env
+from . import layout
 from .gradebook import load_state, record_scores, register_lab
-from .notebooks import NotebookError, dumps, grading_template, nbgrader_config, read_notebook
+from .layout import default_db_url, grading_root
+from .notebooks import NotebookError, dumps, lab_template, nbgrader_config, read_notebook
 from .restore import restore
 from .sandbox import Sandbox, SandboxLimits, unavailable_reason
 from .scoring import NO_PROOF, CellScore, not_run_scores, score_notebook, test_cells
@@ -145,21 +146,20 @@ def grade_submission(job: Job) -> SubmissionResult:
     return SubmissionResult(job.student, status, message, scores, restored.repairs, outcome.duration_s, flags)
 
 
-_SANDBOXES: dict[SandboxLimits, Sandbox] = {}
+_SANDBOXES: dict[tuple[SandboxLimits, int], Sandbox] = {}
 
 
 def _worker_sandbox(job: Job) -> Sandbox | None:
     """This worker's sandbox for ``job``'s limits, created on first use (None: unsandboxed)."""
     if job.sandbox is None:
         return None
-    if job.sandbox not in _SANDBOXES:
+    key = (job.sandbox, job.limits.threads)
+    if key not in _SANDBOXES:
         from course_utils.data.cache import CACHE_ENV_VAR, cache_dir
 
-        threads = str(max(1, job.limits.threads))
-        env = {**GRADING_ENV, CACHE_ENV_VAR: str(cache_dir()), "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads}
-        _SANDBOXES[job.sandbox] = Sandbox(job.sandbox, env)
-        atexit.register(_SANDBOXES[job.sandbox].close)
-    return _SANDBOXES[job.sandbox]
+        _SANDBOXES[key] = Sandbox(job.sandbox, {**grading_env(job.limits), CACHE_ENV_VAR: str(cache_dir())})
+        atexit.register(_SANDBOXES[key].close)
+    return _SANDBOXES[key]
 
 
 @dataclass(frozen=True)
@@ -254,20 +254,15 @@ def lab_data_files(course: Course, lab: Lab) -> tuple[tuple[str, str], ...]:
     return tuple(files)
 
 
-def grading_dir(course: Course) -> Path:
-    """Where grading keeps its gradebook, copies of submissions, outputs and reports."""
-    return course.root / "grading"
-
-
 def grade_lab(course: Course, lab: Lab, submissions_dir: Path, options: GradeOptions = GradeOptions(), db_url: str | None = None) -> GradeReport:
     """Autograde every submission in ``submissions_dir`` for ``lab``; see the module docstring."""
-    root = grading_dir(course)
+    root = grading_root(course)
     root.mkdir(parents=True, exist_ok=True)
-    db_url = db_url or f"sqlite:///{root / 'gradebook.db'}"
-    notebook_id = Path(lab.notebook).stem
-    source = read_notebook(course.source_notebook(lab))
-    register_lab(db_url, course.id, lab.id, notebook_id, source)
-    template = nbformat.writes(grading_template(source, lab.id, notebook_id))
+    db_url = db_url or default_db_url(course)
+    notebook_id = lab.notebook_id
+    template_nb = lab_template(course, lab)
+    register_lab(db_url, course.id, lab.id, notebook_id, template_nb)
+    template = nbformat.writes(template_nb)
     sandbox = choose_sandbox(options)
     submissions = discover(submissions_dir, lab)
     workers = options.workers or default_workers(len(submissions))
@@ -298,12 +293,11 @@ def grade_lab(course: Course, lab: Lab, submissions_dir: Path, options: GradeOpt
     apply_late_penalties(course, lab, db_url)
     # --- end late policy ---
     results.sort(key=lambda r: r.student)
-    marks_csv = root / "marks" / f"{lab.id}.csv"
-    report_json = root / "reports" / f"{lab.id}.json"
-    write_marks(marks_csv, results)
-    report_json.parent.mkdir(parents=True, exist_ok=True)
-    report_json.write_text(json.dumps([r.to_dict() for r in results], indent=1), encoding="utf-8")
-    return GradeReport(lab.id, results, marks_csv, report_json, skipped)
+    marks, report = layout.marks_csv(course, lab), layout.report_json(course, lab)
+    write_marks(marks, results)
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.write_text(json.dumps([r.to_dict() for r in results], indent=1), encoding="utf-8")
+    return GradeReport(lab.id, results, marks, report, skipped)
 
 
 GRADER_VERSION = "3"  # bump when grading logic changes, so every submission is regraded
@@ -338,14 +332,14 @@ def _job(
     kept: str | None = None
     if submission.path is not None:
         # Keep an exact copy of what was graded, nbgrader-style: nothing a student sent is lost.
-        copy = root / "submitted" / submission.student / lab.id / lab.notebook
+        copy = layout.submitted_dir(course) / submission.student / lab.id / lab.notebook
         copy.parent.mkdir(parents=True, exist_ok=True)
         if submission.path.resolve() != copy.resolve():
             shutil.copy2(submission.path, copy)
             if submission.timestamp is not None:
                 (copy.parent / "timestamp.txt").write_text(submission.timestamp.isoformat(), encoding="utf-8")
         kept = str(copy)
-    output = str(root / "autograded" / submission.student / lab.id / lab.notebook)
+    output = str(layout.autograded_notebook(course, submission.student, lab))
     return Job(
         student=submission.student,
         submission=kept,
@@ -381,11 +375,3 @@ def format_table(results: Iterable[SubmissionResult]) -> str:
     return "\n".join(lines)
 
 
-def elapsed(start: float) -> str:
-    """Seconds since ``start`` as a short string."""
-    return f"{time.monotonic() - start:.1f} s"
-
-
-def grade_dir_for_demo(course: Course, lab: Lab) -> Path:
-    """The folder ``course demo`` writes its example submissions to."""
-    return grading_dir(course) / "demo-submissions" / lab.id

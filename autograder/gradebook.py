@@ -14,7 +14,7 @@ from nbgrader.preprocessors import SaveCells
 from sqlalchemy import Column, DateTime, MetaData, String, Table, Text, delete, insert, select
 from sqlalchemy.exc import SAWarning
 
-from .notebooks import grading_template, nbgrader_config
+from .notebooks import nbgrader_config
 from .scoring import CellScore
 
 
@@ -31,11 +31,12 @@ def open_gradebook(db_url: str, course_id: str) -> Gradebook:
     return Gradebook(db_url, course_id)
 
 
-def register_lab(db_url: str, course_id: str, lab_id: str, notebook_id: str, source: NotebookNode) -> None:
-    """Record a lab's graded cells in the gradebook (idempotent), as generate_assignment does."""
+def register_lab(db_url: str, course_id: str, lab_id: str, notebook_id: str, template: NotebookNode) -> None:
+    """Record a lab's graded cells (from its grading template) in the gradebook, idempotently,
+    as generate_assignment does; also make sure the resume-state table exists."""
     with open_gradebook(db_url, course_id) as gb:
         gb.update_or_create_assignment(lab_id)
-    template = grading_template(source, lab_id, notebook_id)
+        STATE.create(gb.engine, checkfirst=True)
     resources = {"nbgrader": {"assignment": lab_id, "notebook": notebook_id, "db_url": db_url}}
     SaveCells(config=nbgrader_config()).preprocess(template, resources)
 
@@ -85,8 +86,7 @@ def record_scores(
                 continue  # a cell the lab no longer has
             grade.auto_score = score.points
             grade.needs_manual_grade = score.points is None and grade.manual_score is None
-        if state is not None:
-            STATE.create(gb.engine, checkfirst=True)
+        if state is not None:  # the table exists: register_lab created it
             gb.db.execute(delete(STATE).where(STATE.c.lab == lab_id, STATE.c.student == student))
             gb.db.execute(
                 insert(STATE).values(

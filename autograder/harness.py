@@ -56,8 +56,8 @@ def __course_install(secret, watched, optional):
                 originals.append((modname, module, name, getattr(module, name)))
     shell = get_ipython()
     namespace = shell.user_ns
-    run_code, compile_code, publish = builtins.exec, builtins.compile, None
     from IPython.display import publish_display_data as publish
+    run_code, compile_code = builtins.exec, builtins.compile
     key = hashlib.sha256(secret.encode()).digest()
     def restore():
         changed = []

@@ -95,29 +95,15 @@ def _fraction(entry: dict, key: str, default: float) -> float:
     return float(value)
 
 
-def late_policy_fields(entry: dict) -> dict[str, Any]:
-    """The Lab keyword arguments for a ``[[labs]]`` entry's late-policy keys (empty when there are none)."""
+def parse_late_policy(entry: dict) -> LatePolicy:
+    """The late policy of a ``[[labs]]`` entry (no late keys: nothing is ever late)."""
     if not any(key in entry for key in LATE_KEYS):
-        return {}
-    fields: dict[str, Any] = {}
-    if "due" in entry:
-        fields["due"] = parse_due(entry["due"])
+        return LatePolicy()
+    due = parse_due(entry["due"]) if "due" in entry else None
     grace = entry.get("grace_minutes", 0)
     if isinstance(grace, bool) or not isinstance(grace, (int, float)) or grace < 0:
         raise ValueError(f"grace_minutes must be a number of minutes >= 0, not {grace!r}")
-    fields["grace_minutes"] = float(grace)
-    fields["late_penalty_per_day"] = _fraction(entry, "late_penalty_per_day", 0.0)
-    fields["late_penalty_cap"] = _fraction(entry, "late_penalty_cap", 1.0)
-    if "due" not in entry and fields["late_penalty_per_day"] > 0:
+    per_day = _fraction(entry, "late_penalty_per_day", 0.0)
+    if due is None and per_day > 0:
         raise ValueError("late_penalty_per_day needs a due date ('due = \"2026-10-10T17:00:00+00:00\"')")
-    return fields
-
-
-def policy_of(lab: Any) -> LatePolicy:
-    """The late policy of a ``course.Lab`` (no due date: nothing is ever late)."""
-    return LatePolicy(
-        due=getattr(lab, "due", None),
-        grace_minutes=getattr(lab, "grace_minutes", 0.0),
-        per_day=getattr(lab, "late_penalty_per_day", 0.0),
-        cap=getattr(lab, "late_penalty_cap", 1.0),
-    )
+    return LatePolicy(due=due, grace_minutes=float(grace), per_day=per_day, cap=_fraction(entry, "late_penalty_cap", 1.0))

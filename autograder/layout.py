@@ -37,6 +37,21 @@ def collect_log(course: Course, lab: Lab) -> Path:
     return grading_root(course) / "collect-log" / f"{lab.id}.jsonl"
 
 
+def marks_csv(course: Course, lab: Lab) -> Path:
+    """The marks table ``course grade`` writes for a lab."""
+    return grading_root(course) / "marks" / f"{lab.id}.csv"
+
+
+def autograded_notebook(course: Course, student: str, lab: Lab) -> Path:
+    """A student's notebook as executed by the grader (what the formgrader shows)."""
+    return grading_root(course) / "autograded" / student / lab.id / lab.notebook
+
+
+def demo_submissions_dir(course: Course, lab: Lab) -> Path:
+    """Where ``course demo`` writes its example submissions."""
+    return grading_root(course) / "demo-submissions" / lab.id
+
+
 def report_json(course: Course, lab: Lab) -> Path:
     """The grading report ``course grade`` writes for a lab."""
     return grading_root(course) / "reports" / f"{lab.id}.json"

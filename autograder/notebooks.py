@@ -25,6 +25,8 @@ from nbgrader.preprocessors import (
 )
 from traitlets.config import Config
 
+from .course import Course, Lab
+
 CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
 TEXT_STUB = "YOUR ANSWER HERE"
 MAX_NOTEBOOK_BYTES = 256 * 2**20  # big enough for a notebook full of outputs; they are cleared
@@ -100,6 +102,11 @@ def release_version(source: NotebookNode, lab_id: str, notebook_id: str) -> Note
     """The student version of a source notebook, exactly as ``nbgrader generate_assignment`` makes it."""
     template = grading_template(source, lab_id, notebook_id)
     return _apply(template, [ClearHiddenTests, ClearMarkScheme, ComputeChecksums, CheckCellMetadata], lab_id, notebook_id)
+
+
+def lab_template(course: Course, lab: Lab) -> NotebookNode:
+    """The grading template of a lab, from its source notebook."""
+    return grading_template(read_notebook(course.source_notebook(lab)), lab.id, lab.notebook_id)
 
 
 def clear_outputs(nb: NotebookNode) -> NotebookNode:

@@ -21,7 +21,7 @@ from traitlets import Float
 
 from .course import Course, Lab
 from .gradebook import open_gradebook
-from .latepolicy import LatePolicy, policy_of
+from .latepolicy import LatePolicy
 
 
 class CourseLatePenalty(LateSubmissionPlugin):
@@ -69,7 +69,7 @@ def _clip(penalty: float, score: float) -> float:
 
 def apply_late_penalties(course: Course, lab: Lab, db_url: str) -> list[LateRecord]:
     """Set the due date and every submitted notebook's late penalty for ``lab``; return the late ones."""
-    policy = policy_of(lab)
+    policy = lab.late
     records: list[LateRecord] = []
     with open_gradebook(db_url, course.id) as gb, warnings.catch_warnings():
         warnings.simplefilter("ignore", category=SAWarning)

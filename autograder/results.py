@@ -16,9 +16,8 @@ from nbgrader.utils import is_grade, is_solution
 
 from .course import Course, Lab
 from .gradebook import open_gradebook
-from .latepolicy import policy_of
 from .layout import report_json
-from .notebooks import grading_template, read_notebook
+from .notebooks import lab_template
 from .restore import grade_id_of
 
 
@@ -94,8 +93,7 @@ class LabResult:
 
 def questions(course: Course, lab: Lab) -> list[Question]:
     """The lab's graded cells in notebook order, each with the answer cells since the previous one."""
-    source = read_notebook(course.source_notebook(lab))
-    template = grading_template(source, lab.id, lab.notebook.removesuffix(".ipynb"))
+    template = lab_template(course, lab)
     found: list[Question] = []
     pending: list[str] = []
     for cell in template.cells:
@@ -148,8 +146,8 @@ def lab_results(course: Course, lab: Lab, db_url: str) -> dict[str, LabResult]:
     """Every recorded submission of ``lab``, by student id."""
     qs = questions(course, lab)
     report = read_report(course, lab)
-    policy = policy_of(lab)
-    notebook_id = lab.notebook.removesuffix(".ipynb")
+    policy = lab.late
+    notebook_id = lab.notebook_id
     results: dict[str, LabResult] = {}
     with open_gradebook(db_url, course.id) as gb:
         try:

@@ -23,7 +23,6 @@ from pathlib import Path
 
 KERNEL_NAME = "course-sandbox"
 CGROUP_ROOT = Path("/sys/fs/cgroup")
-NOBODY = 65534
 
 
 @dataclass(frozen=True)

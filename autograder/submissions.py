@@ -9,7 +9,6 @@ files and macOS archive folders.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,11 +29,6 @@ class Submission:
     timestamp: dt.datetime | None = None  # when it was submitted, if known
 
 
-    def digest(self) -> str:
-        """SHA-256 of the notebook file (empty string when there is none)."""
-        if self.path is None or not self.path.is_file():
-            return ""
-        return hashlib.sha256(self.path.read_bytes()).hexdigest()
 
 
 def read_timestamp(folder: Path) -> dt.datetime | None:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import nbformat
 
 from .course import Course, Lab
 from .execute import Limits
 from .grade import Job, SubmissionResult, lab_data_files, run_jobs, with_threads
-from .notebooks import grading_template, read_notebook
+from .notebooks import lab_template
 
 REFERENCE, RELEASE = "reference-solution", "student-release"
 
@@ -53,8 +52,7 @@ def validate_labs(course: Course, labs: list[Lab], limits: Limits = Limits(), ke
     limits = with_threads(limits, workers)
     jobs: list[Job] = []
     for lab in labs:
-        source = read_notebook(course.source_notebook(lab))
-        template = nbformat.writes(grading_template(source, lab.id, Path(lab.notebook).stem))
+        template = nbformat.writes(lab_template(course, lab))
         files = lab_data_files(course, lab)
         for student, path in ((REFERENCE, course.source_notebook(lab)), (RELEASE, course.release_notebook(lab))):
             problem = None if path.is_file() else f"{path.relative_to(course.root)} is missing: run `course build`"

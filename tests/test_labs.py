@@ -11,6 +11,7 @@ import pytest
 
 from autograder.build import build
 from autograder.course import load_course
+from autograder.execute import GRADING_ENV
 from autograder.validate import validate_labs
 
 from conftest import REPO
@@ -45,7 +46,7 @@ def _validator(invert: bool):
 @pytest.fixture
 def fast_kernel_env(monkeypatch):
     """Kernels started by nbgrader inherit fast, offline, headless settings."""
-    for key, value in {"COURSE_FAST": "1", "COURSE_OFFLINE": "1", "MPLBACKEND": "Agg", "TQDM_DISABLE": "1"}.items():
+    for key, value in GRADING_ENV.items():
         monkeypatch.setenv(key, value)
     monkeypatch.chdir(REPO)
 

@@ -14,7 +14,7 @@ from workflow_helpers import fresh_gradebook
 
 from autograder.collect import collect, format_report, safe_name
 from autograder.course import CourseError, load_course
-from autograder.latepolicy import LatePolicy, late_policy_fields
+from autograder.latepolicy import LatePolicy, parse_late_policy
 from autograder.layout import default_db_url, submitted_dir
 from autograder.leaks import find_leaks, notebook_secrets, redact, secret_lines
 from autograder.lms import SourceError, open_source, parse_zone, safe_parts
@@ -117,8 +117,8 @@ def test_course_toml_late_keys_parse_and_fail_clearly(toy_root):
     base = toml.read_text()
     toml.write_text(base + 'due = 2026-10-10T17:00:00Z\ngrace_minutes = 10\nlate_penalty_per_day = 0.2\n')
     lab = load_course(toy_root).labs[0]
-    assert lab.due == dt.datetime(2026, 10, 10, 17, tzinfo=UTC)
-    assert (lab.grace_minutes, lab.late_penalty_per_day, lab.late_penalty_cap) == (10, 0.2, 1.0)
+    assert lab.late.due == dt.datetime(2026, 10, 10, 17, tzinfo=UTC)
+    assert (lab.late.grace_minutes, lab.late.per_day, lab.late.cap) == (10, 0.2, 1.0)
     for extra, message in [
         ('due = "2026-10-10T17:00:00"\n', "needs a UTC offset"),
         ('due = "next friday"\n', "not an ISO 8601"),
@@ -129,7 +129,8 @@ def test_course_toml_late_keys_parse_and_fail_clearly(toy_root):
         toml.write_text(base + extra)
         with pytest.raises(CourseError, match=message):
             load_course(toy_root)
-    assert late_policy_fields({"id": "x"}) == {}
+    assert parse_late_policy({"id": "x"}) == LatePolicy()
+    assert not parse_late_policy({"id": "x"}).active
 
 
 # --- LMS sources ---------------------------------------------------------------------------
