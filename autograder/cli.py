@@ -12,6 +12,7 @@ from pathlib import Path
 from .course import Course, CourseError, load_course
 from .execute import Limits
 from .grade import SandboxUnavailable
+from .labdata import DataNotReady
 from .notebooks import NotebookError
 
 
@@ -71,6 +72,26 @@ def cmd_grade(course: Course, args: argparse.Namespace) -> int:
     if report.skipped:
         print(f"{len(report.skipped)} unchanged submissions were not regraded (--force regrades them)")
     print(f"marks: {report.marks_csv.relative_to(course.root)}; details: {report.report_json.relative_to(course.root)}")
+    return 0
+
+
+def cmd_data(course: Course, args: argparse.Namespace) -> int:
+    """Ready the datasets of the given labs (default: all) in the data cache."""
+    from course_utils.data.cache import cache_dir
+    from course_utils.data.registry import entries
+
+    from .labdata import prepare_lab_data
+
+    labs = _labs(course, args.labs)
+    described = entries()
+    print(f"data cache: {cache_dir()}")
+    readied = prepare_lab_data(
+        labs, lambda r: print(f"ready  {r.name:16s} {described[r.name].description} ({r.seconds:.1f} s; first needed by {r.lab})")
+    )
+    without = [lab.id for lab in labs if not lab.data]
+    if without:
+        print(f"no datasets to ready for: {', '.join(without)}")
+    print(f"{len(readied)} datasets ready")
     return 0
 
 
@@ -173,6 +194,10 @@ def build_parser() -> argparse.ArgumentParser:
     run_options(p, workers=0)
     p.set_defaults(func=cmd_grade)
 
+    p = sub.add_parser("data", help="download or unpack the labs' datasets into the data cache (offline machines, grading)")
+    p.add_argument("labs", nargs="*", help="lab ids or numbers (default: all)")
+    p.set_defaults(func=cmd_data)
+
     p = sub.add_parser("demo", help="build, grade example submissions and print the marks")
     sandbox_options(p)
     p.add_argument("--lab", default=None, help="lab to demonstrate (default: the first)")
@@ -191,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         course = load_course(args.root)
         return args.func(course, args)
-    except (CourseError, NotebookError, FileNotFoundError, SandboxUnavailable) as error:
+    except (CourseError, NotebookError, FileNotFoundError, SandboxUnavailable, DataNotReady) as error:
         print(f"course: {error}", file=sys.stderr)
         return 2
 

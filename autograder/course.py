@@ -27,6 +27,8 @@ class Lab:
     notebook: str
     # Late policy: optional keys of a [[labs]] entry, parsed and explained in latepolicy.py.
     late: LatePolicy = LatePolicy()
+    # Datasets the lab reads (names in course_utils.data.registry), readied before grading.
+    data: tuple[str, ...] = ()
 
     @property
     def notebook_id(self) -> str:
@@ -86,6 +88,21 @@ def find_root(start: Path | None = None) -> Path:
     raise CourseError(f"no {COURSE_FILE} found in {here} or any parent directory; run from the course repository")
 
 
+def _data_names(path: Path, entry: dict) -> tuple[str, ...]:
+    """The lab's ``data = [...]`` list, checked against the datasets course_utils knows."""
+    from course_utils.data.registry import entries, unknown_names
+
+    names = entry.get("data", [])
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise CourseError(f"{path}: lab {entry['id']}: data must be a list of dataset names")
+    unknown = unknown_names(names)
+    if unknown:
+        raise CourseError(
+            f"{path}: lab {entry['id']}: unknown dataset(s) {unknown}; known: {', '.join(sorted(entries()))}"
+        )
+    return tuple(names)
+
+
 def load_course(root: Path | None = None) -> Course:
     """Read and check ``course.toml`` under ``root`` (default: found from the cwd)."""
     root = find_root() if root is None else Path(root).resolve()
@@ -113,7 +130,7 @@ def load_course(root: Path | None = None) -> Course:
             late = parse_late_policy(entry)
         except ValueError as error:
             raise CourseError(f"{path}: lab {entry['id']}: {error}") from error
-        labs.append(Lab(entry["id"], entry["title"], entry["notebook"], late))
+        labs.append(Lab(entry["id"], entry["title"], entry["notebook"], late, _data_names(path, entry)))
     ids = [lab.id for lab in labs]
     if len(set(ids)) != len(ids):
         raise CourseError(f"{path}: duplicate lab ids in {ids}")

@@ -286,6 +286,10 @@ def grade_lab(course: Course, lab: Lab, submissions_dir: Path, options: GradeOpt
         record_scores(db_url, course.id, lab.id, notebook_id, result.student, result.scores, stamps.get(result.student), state)
         results.append(result)
 
+    if jobs:
+        from .labdata import prepare_lab_data
+
+        prepare_lab_data([lab])  # before any kernel: the sandbox sees the data cache read-only
     run_jobs(jobs, workers, options.progress, record, options.scheduler)
     # --- late policy (course.toml due/grace/penalty keys) through nbgrader's LateSubmissionPlugin: penalties.py ---
     from .penalties import apply_late_penalties

@@ -68,6 +68,9 @@ def validate_labs(course: Course, labs: list[Lab], limits: Limits = Limits(), ke
                     kernel_name=kernel_name,
                 )
             )
+    from .labdata import prepare_lab_data
+
+    prepare_lab_data(labs)
     results: dict[str, SubmissionResult] = {}
     run_jobs(jobs, workers, progress, lambda r: results.__setitem__(r.student, r))
     return [judge(lab, results[f"{lab.id}:{REFERENCE}"], results[f"{lab.id}:{RELEASE}"]) for lab in labs]

@@ -12,6 +12,18 @@ def test_loads_the_real_course_description():
     assert course.labs, "course.toml lists no labs"
     assert all(course.source_notebook(lab).is_file() for lab in course.labs)
     assert [lab.id for lab in course.labs] == sorted(lab.id for lab in course.labs)
+    assert course.lab("lab04_neural_networks").data == ("mnist",)
+
+
+def test_every_lab_is_worth_the_same_points():
+    import nbformat
+
+    course = load_course(REPO)
+    totals = {}
+    for lab in course.labs:
+        cells = nbformat.read(course.source_notebook(lab), as_version=4).cells
+        totals[lab.id] = sum(c.metadata.get("nbgrader", {}).get("points", 0) for c in cells if c.metadata.get("nbgrader", {}).get("grade"))
+    assert set(totals.values()) == {20}, totals
 
 
 def test_lab_lookup_by_id_or_number(toy_root):
@@ -39,6 +51,14 @@ def test_find_root_walks_up(toy_root):
             '[course]\nid="x"\ntitle="t"\npublic_repo="a/b"\n'
             '[[labs]]\nid="lab01_a"\ntitle="t"\nnotebook="a.ipynb"\n[[labs]]\nid="lab01_a"\ntitle="t"\nnotebook="a.ipynb"\n',
             "duplicate",
+        ),
+        (
+            '[course]\nid="x"\ntitle="t"\npublic_repo="a/b"\n[[labs]]\nid="lab01_a"\ntitle="t"\nnotebook="a.ipynb"\ndata=["mnist", "imagenet21k"]\n',
+            r"unknown dataset\(s\) \['imagenet21k'\]",
+        ),
+        (
+            '[course]\nid="x"\ntitle="t"\npublic_repo="a/b"\n[[labs]]\nid="lab01_a"\ntitle="t"\nnotebook="a.ipynb"\ndata="mnist"\n',
+            "data must be a list",
         ),
     ],
 )

@@ -72,7 +72,7 @@ def test_notebook_layout_and_points() -> None:
         if meta.get("solution") and cell.cell_type == "code":
             assert "### BEGIN SOLUTION" in cell.source and "### END SOLUTION" in cell.source
     assert len(grade_ids) == len(set(grade_ids))
-    assert (auto, manual) == (10, 4)
+    assert (auto, manual) == (15, 5)
 
 
 # --------------------------------------------------------------------------- Q1: sgd_factorise
