@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import nbformat
 
@@ -47,8 +48,25 @@ def judge(lab: Lab, solution: SubmissionResult, release: SubmissionResult) -> La
     return verdict
 
 
-def validate_labs(course: Course, labs: list[Lab], limits: Limits = Limits(), kernel_name: str = "python3", workers: int = 2, progress: bool = True) -> list[LabValidation]:
-    """Run each lab's solution and release in fast mode and judge them."""
+def executed_notebook(keep_dir: Path, lab: Lab, which: str) -> Path:
+    """Where ``validate_labs(..., keep_dir=...)`` writes a lab's executed solution or release."""
+    return keep_dir / lab.id / f"{which}.ipynb"
+
+
+def validate_labs(
+    course: Course,
+    labs: list[Lab],
+    limits: Limits = Limits(),
+    kernel_name: str = "python3",
+    workers: int = 2,
+    progress: bool = True,
+    keep_dir: Path | None = None,
+) -> list[LabValidation]:
+    """Run each lab's solution and release in fast mode and judge them.
+
+    With ``keep_dir``, the executed notebooks are kept there (see :func:`executed_notebook`),
+    so other checks can read what ran without running the notebooks again.
+    """
     limits = with_threads(limits, workers)
     jobs: list[Job] = []
     for lab in labs:
@@ -63,7 +81,7 @@ def validate_labs(course: Course, labs: list[Lab], limits: Limits = Limits(), ke
                     problem=problem,
                     template=template,
                     data_files=files,
-                    output=None,
+                    output=str(executed_notebook(keep_dir, lab, student)) if keep_dir else None,
                     limits=limits,
                     kernel_name=kernel_name,
                 )
