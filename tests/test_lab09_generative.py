@@ -1,0 +1,635 @@
+"""Lab 09 (GANs and diffusion) beyond running the notebook.
+
+The hidden tests of each graded cell are taken from the source notebook and run against the
+reference answer, against correct answers written in other ways (they must pass) and against
+typical wrong answers (they must fail). The notebook's teaching helpers get unit tests of their own.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from lab_notebook import LabCells, run_source
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+LAB = LabCells("lab09_generative")
+CELLS = {cell.get("id"): cell.source for cell in LAB.notebook.cells}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny tensors run faster on one thread, and a shared machine stays fair."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def base_namespace() -> dict:
+    """The notebook's imports and the given schedule helpers (what every graded cell may use)."""
+    namespace: dict = {}
+    run_source(CELLS["imports"], namespace, "<imports>")
+    run_source(LAB.source("schedule-helpers"), namespace, "<schedule-helpers>")
+    return namespace
+
+
+def reference(grade_id: str, name: str):
+    """The reference answer `name` defined by the notebook's solution cell `grade_id`."""
+    return run_source(LAB.source(grade_id), base_namespace(), f"<{grade_id}>")[name]
+
+
+def teaching(*cell_ids: str, namespace: dict | None = None) -> dict:
+    """A namespace holding the imports and the given teaching cells `cell_ids` (run in order)."""
+    namespace = base_namespace() if namespace is None else namespace
+    for cell_id in cell_ids:
+        run_source(CELLS[cell_id], namespace, f"<{cell_id}>")
+    return namespace
+
+
+def passes(grade_id: str, **answers) -> bool:
+    """True when the graded test cell accepts the answers (they replace the notebook's names)."""
+    namespace = base_namespace()
+    namespace.update(answers)
+    torch.manual_seed(0)
+    return not LAB.fails(grade_id, namespace)
+
+
+def run_tests(grade_id: str, **answers) -> None:
+    """Run the graded test cell with the answers; raise what it raises."""
+    namespace = base_namespace()
+    namespace.update(answers)
+    torch.manual_seed(0)
+    LAB.run_tests(grade_id, namespace)
+
+
+# ------------------------------------------------------------------------ the notebook's shape
+
+
+def test_problem_sheet_is_worth_20_points_and_every_autograded_cell_has_hidden_tests():
+    points = 0
+    for cell in LAB.notebook.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade"):
+            points += meta["points"]
+            if cell.cell_type == "code":
+                assert "### BEGIN HIDDEN TESTS" in cell.source, meta["grade_id"]
+    assert points == 20
+    headings = [c.source.splitlines()[0] for c in LAB.notebook.cells if c.cell_type == "markdown"]
+    assert "## Problem sheet (20 points)" in headings
+
+
+# ------------------------------------------------------------------ question 1: the GAN losses
+
+
+def d_loss_bce(real_logits, fake_logits, smoothing=0.0):
+    """Written with PyTorch's BCE on logits and explicit targets."""
+    real_targets = torch.full_like(real_logits, 1.0 - smoothing)
+    return F.binary_cross_entropy_with_logits(real_logits, real_targets) + F.binary_cross_entropy_with_logits(
+        fake_logits, torch.zeros_like(fake_logits)
+    )
+
+
+def d_loss_softplus(real_logits, fake_logits, smoothing=0.0):
+    """Written with softplus: -log sigmoid(a) = softplus(-a), -log(1 - sigmoid(a)) = softplus(a)."""
+    real = real_logits.flatten()
+    fake = fake_logits.flatten()
+    real_part = torch.sum((1 - smoothing) * F.softplus(-real) + smoothing * F.softplus(real)) / real.numel()
+    return real_part + torch.sum(F.softplus(fake)) / fake.numel()
+
+
+def d_loss_naive_logs(real_logits, fake_logits, smoothing=0.0):
+    real_p, fake_p = torch.sigmoid(real_logits), torch.sigmoid(fake_logits)
+    real_part = -((1 - smoothing) * torch.log(real_p) + smoothing * torch.log(1 - real_p)).mean()
+    return real_part - torch.log(1 - fake_p).mean()
+
+
+def d_loss_two_sided(real_logits, fake_logits, smoothing=0.0):
+    return F.binary_cross_entropy_with_logits(
+        real_logits, torch.full_like(real_logits, 1.0 - smoothing)
+    ) + F.binary_cross_entropy_with_logits(fake_logits, torch.full_like(fake_logits, smoothing))
+
+
+def d_loss_halved(real_logits, fake_logits, smoothing=0.0):
+    return 0.5 * d_loss_bce(real_logits, fake_logits, smoothing)
+
+
+def d_loss_pooled(real_logits, fake_logits, smoothing=0.0):
+    """One mean over the concatenated batch (different from the sum of the two means)."""
+    logits = torch.cat([real_logits.flatten(), fake_logits.flatten()])
+    targets = torch.cat([torch.full((real_logits.numel(),), 1.0 - smoothing), torch.zeros(fake_logits.numel())])
+    return F.binary_cross_entropy_with_logits(logits, targets)
+
+
+def d_loss_ignores_smoothing(real_logits, fake_logits, smoothing=0.0):
+    return d_loss_bce(real_logits, fake_logits, 0.0)
+
+
+def d_loss_detached(real_logits, fake_logits, smoothing=0.0):
+    return torch.tensor(d_loss_bce(real_logits, fake_logits, smoothing).item())
+
+
+def test_discriminator_loss_reference_passes():
+    run_tests("q1a-discriminator-loss-tests",
+              discriminator_loss=reference("q1a-discriminator-loss", "discriminator_loss"))
+
+
+@pytest.mark.parametrize("answer", [d_loss_bce, d_loss_softplus])
+def test_discriminator_loss_alternatives_pass(answer):
+    run_tests("q1a-discriminator-loss-tests", discriminator_loss=answer)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [d_loss_naive_logs, d_loss_two_sided, d_loss_halved, d_loss_pooled, d_loss_ignores_smoothing, d_loss_detached],
+)
+def test_discriminator_loss_wrong_answers_fail(answer):
+    assert not passes("q1a-discriminator-loss-tests", discriminator_loss=answer)
+
+
+def g_loss_bce(fake_logits):
+    return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+
+
+def g_loss_softplus(fake_logits):
+    return F.softplus(-fake_logits).sum() / fake_logits.numel()
+
+
+def g_loss_minimax(fake_logits):
+    """The saturating loss log(1 - D(G(z))), computed stably."""
+    return F.logsigmoid(-fake_logits).mean()
+
+
+def g_loss_naive(fake_logits):
+    return -torch.log(torch.sigmoid(fake_logits)).mean()
+
+
+def g_loss_sum(fake_logits):
+    return F.softplus(-fake_logits).sum()
+
+
+def g_loss_wrong_sign(fake_logits):
+    return F.softplus(fake_logits).mean()
+
+
+def test_generator_loss_reference_passes():
+    run_tests("q1b-generator-loss-tests", generator_loss=reference("q1b-generator-loss", "generator_loss"))
+
+
+@pytest.mark.parametrize("answer", [g_loss_bce, g_loss_softplus])
+def test_generator_loss_alternatives_pass(answer):
+    run_tests("q1b-generator-loss-tests", generator_loss=answer)
+
+
+@pytest.mark.parametrize("answer", [g_loss_minimax, g_loss_naive, g_loss_sum, g_loss_wrong_sign])
+def test_generator_loss_wrong_answers_fail(answer):
+    assert not passes("q1b-generator-loss-tests", generator_loss=answer)
+
+
+def test_reference_losses_match_the_training_loops_bce_with_targets():
+    d_loss = reference("q1a-discriminator-loss", "discriminator_loss")
+    g_loss = reference("q1b-generator-loss", "generator_loss")
+    bce = nn.BCEWithLogitsLoss()
+    real, fake = torch.randn(9) * 4, torch.randn(5) * 4
+    for s in (0.0, 0.1):
+        expected = bce(real, torch.full_like(real, 1 - s)) + bce(fake, torch.zeros_like(fake))
+        assert torch.allclose(d_loss(real, fake, s), expected, atol=1e-6)
+    assert torch.allclose(g_loss(fake), bce(fake, torch.ones_like(fake)), atol=1e-6)
+
+
+# --------------------------------------------------------------- question 2: the noise schedules
+
+
+def linear_python(T, beta_start=1e-4, beta_end=0.02):
+    step = (beta_end - beta_start) / (T - 1)
+    return torch.tensor([beta_start + i * step for i in range(T)], dtype=torch.float64)
+
+
+def linear_numpy(T, beta_start=1e-4, beta_end=0.02):
+    return torch.from_numpy(np.linspace(beta_start, beta_end, T))
+
+
+def linear_float32(T, beta_start=1e-4, beta_end=0.02):
+    return torch.linspace(beta_start, beta_end, T)
+
+
+def linear_one_too_many(T, beta_start=1e-4, beta_end=0.02):
+    return torch.linspace(beta_start, beta_end, T + 1, dtype=torch.float64)[:T]
+
+
+def linear_reversed(T, beta_start=1e-4, beta_end=0.02):
+    return torch.linspace(beta_end, beta_start, T, dtype=torch.float64)
+
+
+def test_linear_schedule_reference_passes():
+    run_tests("q2a-linear-schedule-tests",
+              linear_beta_schedule=reference("q2a-linear-schedule", "linear_beta_schedule"))
+
+
+@pytest.mark.parametrize("answer", [linear_python, linear_numpy])
+def test_linear_schedule_alternatives_pass(answer):
+    run_tests("q2a-linear-schedule-tests", linear_beta_schedule=answer)
+
+
+@pytest.mark.parametrize("answer", [linear_float32, linear_one_too_many, linear_reversed])
+def test_linear_schedule_wrong_answers_fail(answer):
+    assert not passes("q2a-linear-schedule-tests", linear_beta_schedule=answer)
+
+
+def cosine_improved_diffusion_style(T, s=0.008, max_beta=0.999):
+    """The loop of Nichol & Dhariwal's code: betas from an alpha_bar function of t / T."""
+
+    def alpha_bar(fraction):
+        return math.cos((fraction + s) / (1 + s) * math.pi / 2) ** 2
+
+    betas = [min(1 - alpha_bar((i + 1) / T) / alpha_bar(i / T), max_beta) for i in range(T)]
+    return torch.tensor(betas, dtype=torch.float64)
+
+
+def cosine_numpy_normalised(T, s=0.008):
+    t = np.linspace(0, T, T + 1)
+    alpha_bar = np.cos(((t / T) + s) / (1 + s) * np.pi * 0.5) ** 2
+    alpha_bar = alpha_bar / alpha_bar[0]
+    return torch.from_numpy(np.clip(1 - alpha_bar[1:] / alpha_bar[:-1], None, 0.999))
+
+
+def cosine_unclipped(T, s=0.008):
+    t = torch.arange(T + 1, dtype=torch.float64)
+    f = torch.cos((t / T + s) / (1 + s) * math.pi / 2) ** 2
+    return 1 - f[1:] / f[:-1]
+
+
+def cosine_clipped_below_too(T, s=0.008):
+    return cosine_improved_diffusion_style(T, s).clamp(1e-4, 0.999)
+
+
+def cosine_without_offset(T, s=0.008):
+    return cosine_improved_diffusion_style(T, 0.0)
+
+
+def cosine_float32(T, s=0.008):
+    t = torch.arange(T + 1, dtype=torch.float32)
+    f = torch.cos((t / T + s) / (1 + s) * math.pi / 2) ** 2
+    return (1 - f[1:] / f[:-1]).clamp(max=0.999).double()
+
+
+def cosine_t_points(T, s=0.008):
+    """Evaluates f on T points spread over [0, 1] (one short) and repeats the last beta."""
+    fraction = torch.linspace(0, 1, T, dtype=torch.float64)
+    f = torch.cos((fraction + s) / (1 + s) * math.pi / 2) ** 2
+    betas = (1 - f[1:] / f[:-1]).clamp(max=0.999)
+    return torch.cat([betas, betas[-1:]])
+
+
+def test_cosine_schedule_reference_passes():
+    run_tests("q2b-cosine-schedule-tests",
+              cosine_beta_schedule=reference("q2b-cosine-schedule", "cosine_beta_schedule"))
+
+
+@pytest.mark.parametrize("answer", [cosine_improved_diffusion_style, cosine_numpy_normalised])
+def test_cosine_schedule_alternatives_pass(answer):
+    run_tests("q2b-cosine-schedule-tests", cosine_beta_schedule=answer)
+
+
+@pytest.mark.parametrize(
+    "answer", [cosine_unclipped, cosine_clipped_below_too, cosine_without_offset, cosine_float32, cosine_t_points]
+)
+def test_cosine_schedule_wrong_answers_fail(answer):
+    assert not passes("q2b-cosine-schedule-tests", cosine_beta_schedule=answer)
+
+
+def test_make_schedule_holds_float32_products_and_moves():
+    ns = base_namespace()
+    schedule = ns["make_schedule"](torch.tensor([0.1, 0.2, 0.5], dtype=torch.float64))
+    assert schedule.steps == 3
+    for values in (schedule.betas, schedule.alphas, schedule.alpha_bars):
+        assert values.dtype == torch.float32
+    assert torch.allclose(schedule.alpha_bars, torch.tensor([0.9, 0.72, 0.36]))
+    moved = schedule.to("cpu")
+    assert torch.equal(moved.alpha_bars, schedule.alpha_bars)
+
+
+# -------------------------------------------------------------- question 3: forward noising
+
+
+def q_sample_gather(x0, t, noise, schedule):
+    alpha_bar = schedule.alpha_bars.gather(0, t).reshape(len(t), *([1] * (x0.dim() - 1)))
+    return torch.sqrt(alpha_bar) * x0 + torch.sqrt(1 - alpha_bar) * noise
+
+
+def q_sample_loop(x0, t, noise, schedule):
+    images = []
+    for image, step, eps in zip(x0, t.tolist(), noise):
+        alpha_bar = schedule.alpha_bars[step]
+        images.append(alpha_bar.sqrt() * image + (1 - alpha_bar).sqrt() * eps)
+    return torch.stack(images)
+
+
+def q_sample_alphas(x0, t, noise, schedule):
+    alpha = schedule.alphas[t].view(-1, 1, 1, 1)
+    return alpha.sqrt() * x0 + (1 - alpha).sqrt() * noise
+
+
+def q_sample_no_sqrt(x0, t, noise, schedule):
+    alpha_bar = schedule.alpha_bars[t].view(-1, 1, 1, 1)
+    return alpha_bar * x0 + (1 - alpha_bar) * noise
+
+
+def q_sample_first_step_only(x0, t, noise, schedule):
+    alpha_bar = schedule.alpha_bars[t[0]]
+    return alpha_bar.sqrt() * x0 + (1 - alpha_bar).sqrt() * noise
+
+
+def q_sample_off_by_one(x0, t, noise, schedule):
+    alpha_bar = schedule.alpha_bars[(t - 1).clamp(min=0)].view(-1, 1, 1, 1)
+    return alpha_bar.sqrt() * x0 + (1 - alpha_bar).sqrt() * noise
+
+
+def q_sample_fresh_noise(x0, t, noise, schedule):
+    return q_sample_gather(x0, t, torch.randn_like(x0), schedule)
+
+
+def q_sample_in_place(x0, t, noise, schedule):
+    alpha_bar = schedule.alpha_bars[t].view(-1, 1, 1, 1)
+    return x0.mul_(alpha_bar.sqrt()).add_((1 - alpha_bar).sqrt() * noise)
+
+
+def test_q_sample_reference_passes():
+    run_tests("q3-q-sample-tests", q_sample=reference("q3-q-sample", "q_sample"))
+
+
+@pytest.mark.parametrize("answer", [q_sample_gather, q_sample_loop])
+def test_q_sample_alternatives_pass(answer):
+    run_tests("q3-q-sample-tests", q_sample=answer)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [q_sample_alphas, q_sample_no_sqrt, q_sample_first_step_only, q_sample_off_by_one, q_sample_fresh_noise,
+     q_sample_in_place],
+)
+def test_q_sample_wrong_answers_fail(answer):
+    assert not passes("q3-q-sample-tests", q_sample=answer)
+
+
+# ------------------------------------------------------------ question 4: one sampling step
+
+
+def _coefficients(schedule, t):
+    shape = (-1, 1, 1, 1)
+    return (schedule.betas[t].view(shape), schedule.alphas[t].view(shape), schedule.alpha_bars[t].view(shape))
+
+
+def p_step_via_x0(model, x_t, t, schedule, generator):
+    """The same mean written as the posterior mean of q(x_{t-1} | x_t, x0) at the predicted x0."""
+    with torch.no_grad():
+        eps = model(x_t, t)
+    beta, alpha, alpha_bar = _coefficients(schedule, t)
+    previous = torch.cat([torch.ones(1, dtype=schedule.alpha_bars.dtype), schedule.alpha_bars])[t].view(-1, 1, 1, 1)
+    x0_hat = (x_t - torch.sqrt(1 - alpha_bar) * eps) / torch.sqrt(alpha_bar)
+    mean = (torch.sqrt(previous) * beta / (1 - alpha_bar)) * x0_hat + (
+        torch.sqrt(alpha) * (1 - previous) / (1 - alpha_bar)
+    ) * x_t
+    z = torch.randn(x_t.shape, generator=generator, dtype=x_t.dtype)
+    return torch.where((t > 0).view(-1, 1, 1, 1), mean + torch.sqrt(beta) * z, mean)
+
+
+def p_step_loop(model, x_t, t, schedule, generator):
+    """Per image, with the noise drawn in one go and detached afterwards."""
+    eps = model(x_t, t).detach()
+    z = torch.randn(x_t.shape, generator=generator)
+    out = []
+    for i, step in enumerate(t.tolist()):
+        beta, alpha, alpha_bar = (float(v[step]) for v in (schedule.betas, schedule.alphas, schedule.alpha_bars))
+        mean = (x_t[i] - beta / math.sqrt(1 - alpha_bar) * eps[i]) / math.sqrt(alpha)
+        out.append(mean + math.sqrt(beta) * z[i] if step > 0 else mean)
+    return torch.stack(out)
+
+
+def _p_step(model, x_t, t, schedule, generator, variance="beta", noise_at_zero=False, draw=None, grad=False):
+    """Building block for wrong answers."""
+    if grad:
+        eps = model(x_t, t)
+    else:
+        with torch.no_grad():
+            eps = model(x_t, t)
+    beta, alpha, alpha_bar = _coefficients(schedule, t)
+    mean = (x_t - beta / torch.sqrt(1 - alpha_bar) * eps) / torch.sqrt(alpha)
+    if variance == "posterior":
+        previous = torch.cat([torch.ones(1), schedule.alpha_bars])[t].view(-1, 1, 1, 1)
+        variance_t = beta * (1 - previous) / (1 - alpha_bar)
+    else:
+        variance_t = beta
+    z = draw(x_t) if draw is not None else torch.randn(x_t.shape, generator=generator)
+    mask = torch.ones_like(t) if noise_at_zero else (t > 0)
+    return mean + mask.view(-1, 1, 1, 1) * torch.sqrt(variance_t) * z
+
+
+def p_step_posterior_variance(model, x_t, t, schedule, generator):
+    return _p_step(model, x_t, t, schedule, generator, variance="posterior")
+
+
+def p_step_noise_at_zero(model, x_t, t, schedule, generator):
+    return _p_step(model, x_t, t, schedule, generator, noise_at_zero=True)
+
+
+def p_step_global_rng(model, x_t, t, schedule, generator):
+    return _p_step(model, x_t, t, schedule, generator, draw=torch.randn_like)
+
+
+def p_step_shared_noise(model, x_t, t, schedule, generator):
+    return _p_step(model, x_t, t, schedule, generator,
+                   draw=lambda x: torch.randn((1, *x.shape[1:]), generator=generator).expand_as(x))
+
+
+def p_step_one_noise_per_image(model, x_t, t, schedule, generator):
+    return _p_step(model, x_t, t, schedule, generator,
+                   draw=lambda x: torch.randn((len(x), 1, 1, 1), generator=generator).expand_as(x))
+
+
+def p_step_keeps_graph(model, x_t, t, schedule, generator):
+    return _p_step(model, x_t, t, schedule, generator, grad=True)
+
+
+def p_step_alpha_bar_in_front(model, x_t, t, schedule, generator):
+    with torch.no_grad():
+        eps = model(x_t, t)
+    beta, _, alpha_bar = _coefficients(schedule, t)
+    mean = (x_t - beta / torch.sqrt(1 - alpha_bar) * eps) / torch.sqrt(alpha_bar)
+    z = torch.randn(x_t.shape, generator=generator)
+    return mean + (t > 0).view(-1, 1, 1, 1) * torch.sqrt(beta) * z
+
+
+def p_step_wrong_noise_coefficient(model, x_t, t, schedule, generator):
+    with torch.no_grad():
+        eps = model(x_t, t)
+    beta, alpha, alpha_bar = _coefficients(schedule, t)
+    mean = (x_t - torch.sqrt(1 - alpha_bar) * eps) / torch.sqrt(alpha)
+    z = torch.randn(x_t.shape, generator=generator)
+    return mean + (t > 0).view(-1, 1, 1, 1) * torch.sqrt(beta) * z
+
+
+def p_step_first_t_only(model, x_t, t, schedule, generator):
+    """Assumes every image has the same step."""
+    with torch.no_grad():
+        eps = model(x_t, t)
+    step = int(t[0])
+    beta, alpha, alpha_bar = (v[step] for v in (schedule.betas, schedule.alphas, schedule.alpha_bars))
+    mean = (x_t - beta / torch.sqrt(1 - alpha_bar) * eps) / torch.sqrt(alpha)
+    if step == 0:
+        return mean
+    return mean + torch.sqrt(beta) * torch.randn(x_t.shape, generator=generator)
+
+
+def p_step_model_gets_t_plus_one(model, x_t, t, schedule, generator):
+    with torch.no_grad():
+        eps = model(x_t, t + 1)
+    beta, alpha, alpha_bar = _coefficients(schedule, t)
+    mean = (x_t - beta / torch.sqrt(1 - alpha_bar) * eps) / torch.sqrt(alpha)
+    return mean + (t > 0).view(-1, 1, 1, 1) * torch.sqrt(beta) * torch.randn(x_t.shape, generator=generator)
+
+
+def test_p_sample_step_reference_passes():
+    run_tests("q4-p-sample-step-tests", p_sample_step=reference("q4-p-sample-step", "p_sample_step"))
+
+
+@pytest.mark.parametrize("answer", [p_step_via_x0, p_step_loop])
+def test_p_sample_step_alternatives_pass(answer):
+    run_tests("q4-p-sample-step-tests", p_sample_step=answer)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        p_step_posterior_variance,
+        p_step_noise_at_zero,
+        p_step_global_rng,
+        p_step_shared_noise,
+        p_step_one_noise_per_image,
+        p_step_keeps_graph,
+        p_step_alpha_bar_in_front,
+        p_step_wrong_noise_coefficient,
+        p_step_first_t_only,
+        p_step_model_gets_t_plus_one,
+    ],
+)
+def test_p_sample_step_wrong_answers_fail(answer):
+    assert not passes("q4-p-sample-step-tests", p_sample_step=answer)
+
+
+# ------------------------------------------------------------------- the teaching helpers
+
+
+def answers_namespace() -> dict:
+    """Imports, given helpers and every reference answer of the notebook (teaching and sheet)."""
+    ns = base_namespace()
+    for grade_id in ("generator", "discriminator", "time-embedding", "classifier-scores",
+                     "q1a-discriminator-loss", "q1b-generator-loss", "q2a-linear-schedule",
+                     "q2b-cosine-schedule", "q3-q-sample", "q4-p-sample-step"):
+        run_source(LAB.source(grade_id), ns, f"<{grade_id}>")
+    return ns
+
+
+def test_generator_and_discriminator_shapes_at_the_notebook_widths():
+    ns = teaching("generator-check", namespace=answers_namespace())
+    generator, discriminator = ns["Generator"](64, 64), ns["Discriminator"](64)
+    images = generator(torch.randn(3, 64))
+    assert images.shape == (3, 1, 28, 28) and images.abs().max() <= 1
+    assert discriminator(images).shape == (3,)
+    assert ns["count_parameters"](generator) == 64 * 128 * 49 + 2 * 128 + 128 * 64 * 16 + 2 * 64 + 64 * 16 + 1
+
+
+def test_train_gan_records_every_step_and_a_snapshot_per_epoch():
+    ns = teaching("generator-check", "gan-training-code", namespace=answers_namespace())
+    torch.manual_seed(0)
+    generator, discriminator = ns["Generator"](8, 4), ns["Discriminator"](4)
+    generator.apply(ns["dcgan_init"])
+    discriminator.apply(ns["dcgan_init"])
+    loader = DataLoader(TensorDataset(torch.rand(24, 1, 28, 28) * 2 - 1, torch.zeros(24)), batch_size=8)
+    history, snapshots = ns["train_gan"](generator, discriminator, loader, 2, torch.randn(3, 8))
+    assert {len(v) for v in history.values()} == {6}
+    assert len(snapshots) == 2 and snapshots[0].shape == (3, 1, 28, 28)
+    assert all(0 <= d <= 1 for d in history["d_real"] + history["d_fake"])
+    assert generator.training  # put back in training mode after the snapshots
+
+
+def test_timestep_embedding_matches_the_formula():
+    ns = answers_namespace()
+    t = torch.tensor([0, 3, 250, 999])
+    emb = ns["timestep_embedding"](t, 16)
+    frequencies = 10000.0 ** (-np.arange(8) / 8)
+    angles = t.numpy()[:, None] * frequencies[None, :]
+    expected = np.concatenate([np.sin(angles), np.cos(angles)], axis=1)
+    assert emb.dtype == torch.float32
+    np.testing.assert_allclose(emb.numpy(), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_denoiser_output_depends_on_the_step():
+    ns = teaching("unet", namespace=answers_namespace())
+    torch.manual_seed(0)
+    model = ns["Denoiser"](8)
+    x = torch.randn(2, 1, 28, 28)
+    with torch.no_grad():
+        a, b = model(x, torch.tensor([0, 0])), model(x, torch.tensor([50, 50]))
+    assert a.shape == (2, 1, 28, 28)
+    assert not torch.allclose(a, b)
+
+
+def test_classifier_scores_against_kl_form_and_with_zero_probabilities():
+    scores = answers_namespace()["classifier_scores"]
+    probs = torch.softmax(torch.randn(40, 10, generator=torch.Generator().manual_seed(1)) * 2, dim=1)
+    marginal = probs.mean(0)
+    kl = (probs * (probs / marginal).log()).sum(1).mean()
+    result = scores(probs)
+    assert result["score"] == pytest.approx(math.exp(kl.item()), rel=1e-6)
+    assert result["confidence"] == pytest.approx(probs.max(1).values.mean().item(), rel=1e-6)
+    two_classes = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    assert scores(two_classes) == pytest.approx(
+        {"confidence": 1.0, "entropy": 0.0, "class_entropy": math.log(2), "score": 2.0})
+
+
+def test_smooth_is_a_trailing_moving_average():
+    ns = teaching("gan-curves", namespace={**answers_namespace(), "gan_history": {
+        "d_loss": [1.0, 3.0], "g_loss": [1.0, 3.0], "d_real": [0.5, 0.5], "d_fake": [0.5, 0.5]}})
+    np.testing.assert_allclose(ns["smooth"]([1.0, 3.0, 5.0, 7.0], 2), [1.0, 2.0, 4.0, 6.0])
+    np.testing.assert_allclose(ns["smooth"]([2.0, 4.0], 1), [2.0, 4.0])
+
+
+def test_train_denoiser_and_sampler_run_with_the_reference_answers():
+    ns = teaching("unet", "train-code", "sample-code", namespace=answers_namespace())
+    ns["plt"].close("all")
+    torch.manual_seed(0)
+    schedule = ns["make_schedule"](ns["cosine_beta_schedule"](20))
+    loader = DataLoader(TensorDataset(torch.rand(16, 1, 28, 28) * 2 - 1, torch.zeros(16)), batch_size=8)
+    losses, ema = ns["train_denoiser"](ns["Denoiser"](4), loader, schedule, epochs=1, ema_decay=0.5)
+    assert len(losses) == 2 and all(math.isfinite(v) for v in losses)
+    samples, kept = ns["ddpm_sample"](ema, schedule, 3, seed=1, keep=(20, 10, 0))
+    assert samples.shape == (3, 1, 28, 28)
+    assert sorted(kept) == [0, 10, 20]
+    assert torch.equal(kept[0], samples)
+    again, _ = ns["ddpm_sample"](ema, schedule, 3, seed=1)
+    assert torch.equal(again, samples)
+
+
+def test_sampler_with_the_exact_noise_predictor_of_a_point_mass_lands_on_the_point():
+    """For data that is always the image c, the ideal eps_hat is (x_t - sqrt(abar) c) / sqrt(1 - abar):
+    the reference schedule, step and sampler must then carry pure noise to c."""
+    ns = teaching("sample-code", namespace=answers_namespace())
+    schedule = ns["make_schedule"](ns["cosine_beta_schedule"](100))
+    target = torch.linspace(-0.8, 0.8, 28 * 28).view(1, 1, 28, 28)
+
+    class Oracle(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.dummy = nn.Parameter(torch.zeros(()))
+
+        def forward(self, x, t):
+            alpha_bar = schedule.alpha_bars[t].view(-1, 1, 1, 1)
+            return (x - alpha_bar.sqrt() * target) / (1 - alpha_bar).sqrt()
+
+    samples, _ = ns["ddpm_sample"](Oracle(), schedule, 4, seed=0)
+    assert (samples - target).abs().max() < 0.05
