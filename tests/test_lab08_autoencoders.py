@@ -1,0 +1,641 @@
+"""Tests for lab 08 (autoencoders and VAEs) beyond running the notebook.
+
+The hidden tests of each graded cell are taken from the source notebook and run against the
+reference answer, against correct answers written in other ways (they must pass) and against
+typical wrong answers (they must fail). The notebook's teaching helpers and the public checks
+of its guided exercises get tests of their own, on small generated tensors (no dataset needed).
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+from typing import Any
+
+import matplotlib
+import pytest
+import torch
+import torch.nn.functional as F
+import torchbearer
+from lab_notebook import LabCells, run_source
+from torch import nn
+from torch.distributions import Normal, kl_divergence
+
+from course_utils import CheckFailed
+
+matplotlib.use("Agg")
+
+LAB = LabCells("lab08_autoencoders")
+CODE_CELLS = {cell.get("id"): cell.source for cell in LAB.notebook.cells if cell.cell_type == "code"}
+
+
+@pytest.fixture(autouse=True)
+def _one_thread(torch_one_thread):
+    """Small tensors: one thread is quicker, and fair on a shared machine."""
+
+
+def _definition(name: str) -> str:
+    """The source of the notebook's top-level function or class `name`, with its decorators."""
+    for source in CODE_CELLS.values():
+        tree = ast.parse(source)
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name == name:
+                lines = source.splitlines()
+                first = min([node.lineno] + [d.lineno for d in node.decorator_list])
+                return "\n".join(lines[first - 1:node.end_lineno])
+    raise KeyError(name)
+
+
+def _namespace(*names: str, **extra: Any) -> dict[str, Any]:
+    """The imports cell, then the notebook's definitions of `names`, then `extra`."""
+    ns: dict[str, Any] = {}
+    run_source(CODE_CELLS["imports"], ns, "<imports>")
+    for name in names:
+        run_source(_definition(name), ns, f"<{name}>")
+    ns.update(extra)
+    return ns
+
+
+def _reference(grade_id: str, name: str) -> Any:
+    """The reference answer `name` defined by the notebook's solution cell `grade_id`."""
+    return run_source(LAB.source(grade_id), _namespace(), f"<{grade_id}>")[name]
+
+
+def _run(grade_id: str, **answers: Any) -> None:
+    """Run a graded test cell (public and hidden parts) with `answers` defined."""
+    ns = _namespace(**answers)
+    torch.manual_seed(0)
+    LAB.run_tests(grade_id, ns)
+
+
+def _run_check(cell_id: str, **names: Any) -> None:
+    """Run a public check cell of the teaching part with `names` defined."""
+    ns = _namespace("count_parameters", "check_count", **names)
+    ns.setdefault("examples", torch.rand(10, 1, 28, 28, generator=torch.Generator().manual_seed(0)))
+    run_source(CODE_CELLS[cell_id], ns, f"<{cell_id}>")
+
+
+# ------------------------------------------------------------------ question 1: vae_loss
+
+
+def vae_loss_distributions(recon, x, mu, logvar, reduction="mean"):
+    """Correct: softplus form of the cross-entropy, KL from torch.distributions."""
+    bce = (F.softplus(recon) - recon * x).flatten(start_dim=1).sum(dim=1)
+    q = Normal(mu, torch.exp(0.5 * logvar))
+    kl = kl_divergence(q, Normal(torch.zeros_like(mu), torch.ones_like(mu))).sum(dim=-1)
+    total = bce + kl
+    return total.sum() if reduction == "sum" else total.mean()
+
+
+def vae_loss_sum_first(recon, x, mu, logvar, reduction="mean"):
+    """Correct: sum everything over the batch, then divide for the mean."""
+    total = F.binary_cross_entropy_with_logits(recon, x, reduction="sum") - 0.5 * torch.sum(
+        1 + logvar - mu**2 - logvar.exp()
+    )
+    return total / x.size(0) if reduction == "mean" else total
+
+
+def vae_loss_pixel_mean(recon, x, mu, logvar, reduction="mean"):
+    """Wrong: averages the cross-entropy over pixels instead of summing it."""
+    bce = F.binary_cross_entropy_with_logits(recon, x, reduction="none").flatten(1).mean(1)
+    kl = 0.5 * (mu**2 + logvar.exp() - 1 - logvar).sum(1)
+    return (bce + kl).sum() if reduction == "sum" else (bce + kl).mean()
+
+
+def vae_loss_kl_sign(recon, x, mu, logvar, reduction="mean"):
+    """Wrong: subtracts the KL term."""
+    return vae_loss_sum_first(recon, x, mu, logvar, reduction) - 2 * _kl(mu, logvar, reduction)
+
+
+def vae_loss_no_half(recon, x, mu, logvar, reduction="mean"):
+    """Wrong: forgets the factor 1/2 of the KL term."""
+    return vae_loss_sum_first(recon, x, mu, logvar, reduction) + _kl(mu, logvar, reduction)
+
+
+def vae_loss_probabilities(recon, x, mu, logvar, reduction="mean"):
+    """Wrong (numerically): sigmoid first, then the cross-entropy of probabilities."""
+    bce = F.binary_cross_entropy(torch.sigmoid(recon), x, reduction="sum")
+    total = bce + _kl(mu, logvar, "sum")
+    return total / len(x) if reduction == "mean" else total
+
+
+def vae_loss_ignores_reduction(recon, x, mu, logvar, reduction="mean"):
+    """Wrong: always the mean."""
+    return vae_loss_sum_first(recon, x, mu, logvar, "mean")
+
+
+def vae_loss_logvar_as_logstd(recon, x, mu, logvar, reduction="mean"):
+    """Wrong: reads logvar as log sigma."""
+    kl = 0.5 * (mu**2 + torch.exp(2 * logvar) - 1 - 2 * logvar).sum(1)
+    bce = F.binary_cross_entropy_with_logits(recon, x, reduction="none").flatten(1).sum(1)
+    return (bce + kl).sum() if reduction == "sum" else (bce + kl).mean()
+
+
+def vae_loss_kl_dim_mean(recon, x, mu, logvar, reduction="mean"):
+    """Wrong: averages the KL term over latent dimensions."""
+    kl = 0.5 * (mu**2 + logvar.exp() - 1 - logvar).mean(1)
+    bce = F.binary_cross_entropy_with_logits(recon, x, reduction="none").flatten(1).sum(1)
+    return (bce + kl).sum() if reduction == "sum" else (bce + kl).mean()
+
+
+def vae_loss_no_kl(recon, x, mu, logvar, reduction="mean"):
+    """Wrong: the reconstruction term alone."""
+    bce = F.binary_cross_entropy_with_logits(recon, x, reduction="sum")
+    return bce / len(x) if reduction == "mean" else bce
+
+
+def _kl(mu, logvar, reduction):
+    """The KL term, reduced like the loss."""
+    kl = -0.5 * torch.sum(1 + logvar - mu**2 - logvar.exp())
+    return kl / len(mu) if reduction == "mean" else kl
+
+
+def test_vae_loss_reference_passes():
+    _run("q1-vae-loss-tests", vae_loss=_reference("q1-vae-loss", "vae_loss"))
+
+
+@pytest.mark.parametrize("fn", [vae_loss_distributions, vae_loss_sum_first])
+def test_vae_loss_alternatives_pass(fn):
+    _run("q1-vae-loss-tests", vae_loss=fn)
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        vae_loss_pixel_mean,
+        vae_loss_kl_sign,
+        vae_loss_no_half,
+        vae_loss_probabilities,
+        vae_loss_ignores_reduction,
+        vae_loss_logvar_as_logstd,
+        vae_loss_kl_dim_mean,
+        vae_loss_no_kl,
+    ],
+)
+def test_vae_loss_wrong_answers_fail(fn):
+    with pytest.raises(CheckFailed):
+        _run("q1-vae-loss-tests", vae_loss=fn)
+
+
+def test_vae_loss_probabilities_pass_the_visible_checks_only():
+    """The numerically naive answer is caught by the hidden tests, not by the visible ones."""
+    visible = LAB.source("q1-vae-loss-tests").split("### BEGIN HIDDEN TESTS")[0]
+    run_source(visible, _namespace(vae_loss=vae_loss_probabilities))
+
+
+def test_vae_loss_gives_a_hint_when_logits_are_read_as_probabilities():
+    def probabilities_only(recon, x, mu, logvar, reduction="mean"):
+        raise RuntimeError("all elements of input should be between 0 and 1")
+
+    with pytest.raises(CheckFailed, match="logits"):
+        _run("q1-vae-loss-tests", vae_loss=probabilities_only)
+
+
+# --------------------------------------------------------- question 2: reparameterise
+
+
+def reparameterise_addcmul(mu, logvar, generator=None):
+    """Correct: eps filled in place, fused multiply-add."""
+    eps = torch.empty_like(mu).normal_(generator=generator)
+    return torch.addcmul(mu, eps, logvar.mul(0.5).exp())
+
+
+def reparameterise_sqrt(mu, logvar, generator=None):
+    """Correct: sigma as the square root of the variance, eps from randn_like."""
+    std = torch.sqrt(torch.exp(logvar))
+    return mu + std * torch.randn_like(mu, generator=generator)
+
+
+def reparameterise_variance_as_std(mu, logvar, generator=None):
+    """Wrong: multiplies by the variance."""
+    return mu + torch.exp(logvar) * torch.randn(mu.shape, generator=generator, dtype=mu.dtype)
+
+
+def reparameterise_global_rng(mu, logvar, generator=None):
+    """Wrong: ignores the generator."""
+    return mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+
+
+def reparameterise_sample(mu, logvar, generator=None):
+    """Wrong: no gradient through the draw."""
+    torch.manual_seed(int(torch.randint(0, 2**31, (1,), generator=generator)))
+    return Normal(mu, torch.exp(0.5 * logvar)).sample()
+
+
+def reparameterise_detached_sigma(mu, logvar, generator=None):
+    """Wrong: no gradient to logvar."""
+    eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype)
+    return mu + torch.exp(0.5 * logvar.detach()) * eps
+
+
+def reparameterise_shared_eps(mu, logvar, generator=None):
+    """Wrong: one eps per latent dimension, shared by all images."""
+    eps = torch.randn(mu.shape[-1], generator=generator, dtype=mu.dtype)
+    return mu + torch.exp(0.5 * logvar) * eps
+
+
+def reparameterise_uniform(mu, logvar, generator=None):
+    """Wrong: zero-mean, unit-variance noise that is not Gaussian."""
+    eps = (torch.rand(mu.shape, generator=generator, dtype=mu.dtype) - 0.5) * math.sqrt(12)
+    return mu + torch.exp(0.5 * logvar) * eps
+
+
+def test_reparameterise_reference_passes():
+    _run("q2-reparameterise-tests", reparameterise=_reference("q2-reparameterise", "reparameterise"))
+
+
+@pytest.mark.parametrize("fn", [reparameterise_addcmul, reparameterise_sqrt])
+def test_reparameterise_alternatives_pass(fn):
+    _run("q2-reparameterise-tests", reparameterise=fn)
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        reparameterise_variance_as_std,
+        reparameterise_global_rng,
+        reparameterise_sample,
+        reparameterise_detached_sigma,
+        reparameterise_shared_eps,
+        reparameterise_uniform,
+    ],
+)
+def test_reparameterise_wrong_answers_fail(fn):
+    with pytest.raises(CheckFailed):
+        _run("q2-reparameterise-tests", reparameterise=fn)
+
+
+# ------------------------------------------------------------ question 3: latent_grid
+
+
+def latent_grid_loops(n, lim):
+    """Correct: Python loops, row by row."""
+    step = 2 * lim / (n - 1)
+    return torch.tensor([[-lim + c * step, lim - r * step] for r in range(n) for c in range(n)])
+
+
+def latent_grid_cartesian(n, lim):
+    """Correct: cartesian product of (z2 descending, z1 ascending), columns swapped."""
+    z2 = torch.linspace(lim, -lim, n)
+    z1 = torch.linspace(-lim, lim, n)
+    return torch.cartesian_prod(z2, z1).flip(1)
+
+
+def latent_grid_xy(n, lim):
+    """Correct: meshgrid with 'xy' indexing."""
+    values = torch.linspace(-lim, lim, n)
+    z1, z2 = torch.meshgrid(values, values.flip(0), indexing="xy")
+    return torch.stack([z1.flatten(), z2.flatten()], dim=-1)
+
+
+def latent_grid_upside_down(n, lim):
+    """Wrong: z2 grows downwards."""
+    values = torch.linspace(-lim, lim, n)
+    z2, z1 = torch.meshgrid(values, values, indexing="ij")
+    return torch.stack([z1.flatten(), z2.flatten()], dim=1)
+
+
+def latent_grid_column_major(n, lim):
+    """Wrong: column by column."""
+    values = torch.linspace(-lim, lim, n)
+    z1, z2 = torch.meshgrid(values, values.flip(0), indexing="ij")
+    return torch.stack([z1.flatten(), z2.flatten()], dim=1)
+
+
+def latent_grid_float64(n, lim):
+    """Wrong: float64."""
+    return latent_grid_xy(n, lim).double()
+
+
+def latent_grid_no_endpoint(n, lim):
+    """Wrong: arange stops short of +lim."""
+    values = torch.arange(n) * (2 * lim / n) - lim
+    z1, z2 = torch.meshgrid(values, values.flip(0), indexing="xy")
+    return torch.stack([z1.flatten(), z2.flatten()], dim=-1)
+
+
+def test_latent_grid_reference_passes():
+    _run("q3-latent-grid-tests", latent_grid=_reference("q3-latent-grid", "latent_grid"))
+
+
+@pytest.mark.parametrize("fn", [latent_grid_loops, latent_grid_cartesian, latent_grid_xy])
+def test_latent_grid_alternatives_pass(fn):
+    _run("q3-latent-grid-tests", latent_grid=fn)
+
+
+@pytest.mark.parametrize(
+    "fn", [latent_grid_upside_down, latent_grid_column_major, latent_grid_float64, latent_grid_no_endpoint]
+)
+def test_latent_grid_wrong_answers_fail(fn):
+    with pytest.raises(CheckFailed):
+        _run("q3-latent-grid-tests", latent_grid=fn)
+
+
+def test_latent_grid_example_in_the_question():
+    grid = _reference("q3-latent-grid", "latent_grid")(2, 1.0)
+    assert grid.tolist() == [[-1, 1], [1, 1], [-1, -1], [1, -1]]
+
+
+# ------------------------------------------------------------ question 4: decode_grid
+
+
+def decode_grid_inference_mode(decoder, grid):
+    """Correct: inference mode, batches of 7 codes, view."""
+    decoder.train(False)
+    device = next(decoder.parameters()).device
+    pictures = []
+    with torch.inference_mode():
+        for start in range(0, len(grid), 7):
+            pictures.append(decoder(grid[start:start + 7].to(device)).sigmoid().view(-1, 1, 28, 28))
+    return torch.cat(pictures).cpu()
+
+
+@torch.no_grad()
+def decode_grid_decorated(decoder, grid):
+    """Correct: no_grad as a decorator, unflatten."""
+    decoder.eval()
+    logits = decoder(grid).reshape(len(grid), -1)
+    return torch.sigmoid(logits).unflatten(1, (1, 28, 28))
+
+
+def decode_grid_train_mode(decoder, grid):
+    """Wrong: dropout stays on."""
+    with torch.no_grad():
+        return torch.sigmoid(decoder(grid)).reshape(-1, 1, 28, 28)
+
+
+def decode_grid_logits(decoder, grid):
+    """Wrong: returns logits."""
+    decoder.eval()
+    with torch.no_grad():
+        return decoder(grid).reshape(-1, 1, 28, 28)
+
+
+def decode_grid_detach(decoder, grid):
+    """Wrong: tracks gradients, then detaches."""
+    decoder.eval()
+    return torch.sigmoid(decoder(grid)).reshape(-1, 1, 28, 28).detach()
+
+
+def decode_grid_flat(decoder, grid):
+    """Wrong: (n*n, 784) pictures."""
+    decoder.eval()
+    with torch.no_grad():
+        return torch.sigmoid(decoder(grid)).reshape(len(grid), -1)
+
+
+def test_decode_grid_reference_passes():
+    _run("q4-decode-grid-tests", decode_grid=_reference("q4-decode-grid", "decode_grid"))
+
+
+@pytest.mark.parametrize("fn", [decode_grid_inference_mode, decode_grid_decorated])
+def test_decode_grid_alternatives_pass(fn):
+    _run("q4-decode-grid-tests", decode_grid=fn)
+
+
+@pytest.mark.parametrize("fn", [decode_grid_train_mode, decode_grid_logits, decode_grid_detach, decode_grid_flat])
+def test_decode_grid_wrong_answers_fail(fn):
+    with pytest.raises(CheckFailed):
+        _run("q4-decode-grid-tests", decode_grid=fn)
+
+
+# ------------------------------------------------------------ the teaching part's exercises
+
+
+def _solution(cell_id: str, name: str) -> Any:
+    return run_source(CODE_CELLS[cell_id], _namespace(), f"<{cell_id}>")[name]
+
+
+def test_dense_autoencoder_reference_passes_its_check():
+    _run_check("dense-autoencoder-check", DenseAutoencoder=_solution("dense-autoencoder", "DenseAutoencoder"))
+
+
+def test_dense_autoencoder_without_attributes_fails_its_check():
+    class Flat(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = nn.Sequential(nn.Flatten(), nn.Linear(784, 32), nn.Linear(32, 784))
+
+        def forward(self, x):
+            return self.net(x).view(-1, 1, 28, 28)
+
+    with pytest.raises(CheckFailed, match="encoder"):
+        _run_check("dense-autoencoder-check", DenseAutoencoder=Flat)
+
+
+def test_conv_autoencoder_reference_passes_its_check():
+    _run_check("conv-autoencoder-check", ConvAutoencoder=_solution("conv-autoencoder", "ConvAutoencoder"),
+               dense=_solution("dense-autoencoder", "DenseAutoencoder")())
+
+
+def test_conv_autoencoder_without_output_padding_fails_its_check():
+    reference = _solution("conv-autoencoder", "ConvAutoencoder")
+
+    class NoOutputPadding(reference):
+        def __init__(self):
+            super().__init__()
+            self.decoder[3] = nn.ConvTranspose2d(32, 16, 3, stride=2, padding=1)
+
+    with pytest.raises(CheckFailed, match="output_padding"):
+        _run_check("conv-autoencoder-check", ConvAutoencoder=NoOutputPadding,
+                   dense=_solution("dense-autoencoder", "DenseAutoencoder")())
+
+
+def test_add_noise_reference_passes_its_check():
+    _run_check("add-noise-check", add_noise=_solution("add-noise", "add_noise"))
+
+
+@pytest.mark.parametrize(
+    "wrong",
+    [
+        lambda images, std, generator=None: images + std * torch.randn(images.shape, generator=generator),
+        lambda images, std, generator=None: (images + std * torch.randn_like(images)).clamp(0, 1),
+        lambda images, std, generator=None: images.add_(std * torch.randn(images.shape, generator=generator)).clamp(0, 1),
+    ],
+    ids=["unclipped", "global-rng", "in-place"],
+)
+def test_add_noise_wrong_answers_fail_its_check(wrong):
+    with pytest.raises(CheckFailed):
+        _run_check("add-noise-check", add_noise=wrong)
+
+
+def test_vae_reference_passes_its_check():
+    _run_check("vae-model-check", VAE=_solution("vae-model", "VAE"))
+
+
+def test_vae_that_samples_without_gradients_fails_its_check():
+    reference = _solution("vae-model", "VAE")
+
+    class SampleVAE(reference):
+        def forward(self, x):
+            mu, logvar = self.encode(x)
+            return self.decode(Normal(mu, torch.exp(0.5 * logvar)).sample()), mu, logvar
+
+    with pytest.raises(CheckFailed, match="rsample"):
+        _run_check("vae-model-check", VAE=SampleVAE)
+
+
+def test_vae_that_decodes_the_mean_fails_its_check():
+    reference = _solution("vae-model", "VAE")
+
+    class MeanVAE(reference):
+        def forward(self, x):
+            mu, logvar = self.encode(x)
+            return self.decode(mu + 0 * logvar), mu, logvar
+
+    with pytest.raises(CheckFailed, match="random"):
+        _run_check("vae-model-check", VAE=MeanVAE)
+
+
+def test_interpolate_reference_passes_its_check():
+    _run_check("interpolate-check", interpolate=_solution("interpolate", "interpolate"))
+
+
+def test_interpolate_without_the_end_fails_its_check():
+    def no_end(z_start, z_end, steps):
+        t = torch.arange(steps)[:, None] / steps
+        return (1 - t) * z_start + t * z_end
+
+    with pytest.raises(CheckFailed):
+        _run_check("interpolate-check", interpolate=no_end)
+
+
+# ------------------------------------------------------------ teaching helpers
+
+
+def test_tile_places_images_row_by_row_with_gaps():
+    tile = _namespace("tile")["tile"]
+    images = torch.arange(5.0).view(5, 1, 1, 1).expand(5, 1, 2, 3)
+    canvas = tile(images, ncols=2, gap=1, fill=-1.0)
+    assert canvas.shape == (3 * 2 + 2, 2 * 3 + 1)
+    assert canvas.dtype.name == "float32"
+    assert (canvas[0:2, 0:3] == 0).all() and (canvas[0:2, 4:7] == 1).all()
+    assert (canvas[3:5, 0:3] == 2).all() and (canvas[6:8, 0:3] == 4).all()
+    assert (canvas[6:8, 4:7] == -1).all()  # the missing sixth image is left blank
+    assert (canvas[2, :] == -1).all() and (canvas[:, 3] == -1).all()  # the gaps
+
+
+def test_tile_without_gap_is_a_plain_mosaic():
+    tile = _namespace("tile")["tile"]
+    images = torch.rand(6, 1, 4, 4)
+    canvas = tile(images, ncols=3)
+    assert canvas.shape == (8, 12)
+    assert torch.equal(torch.from_numpy(canvas[4:8, 8:12]), images[5, 0])
+
+
+def test_show_rows_draws_one_titled_strip_per_row():
+    ns = _namespace("tile", "show_rows")
+    fig = ns["show_rows"]([torch.rand(4, 1, 28, 28), torch.rand(4, 1, 28, 28)], ["a", "b"], "title")
+    try:
+        assert [ax.get_ylabel() for ax in fig.axes] == ["a", "b"]
+        assert fig.axes[0].images[0].get_array().shape == (28, 4 * 30 - 2)
+        assert fig._suptitle.get_text() == "title"
+    finally:
+        matplotlib.pyplot.close(fig)
+
+
+def test_as_tensors_stacks_items_and_labels():
+    as_tensors = _namespace("as_tensors")["as_tensors"]
+    items = [(torch.full((1, 28, 28), float(i)), i % 3) for i in range(4)]
+    images, labels = as_tensors(items)
+    assert images.shape == (4, 1, 28, 28) and images[2].eq(2).all()
+    assert labels.tolist() == [0, 1, 2, 0] and labels.dtype == torch.int64
+
+
+def test_image_loader_pairs_each_image_with_itself_in_a_seeded_order():
+    image_loader = _namespace("image_loader")["image_loader"]
+    images = torch.rand(10, 1, 28, 28)
+    first = [x for x, _ in image_loader(images, batch_size=4, shuffle=True, seed=3)]
+    again = [x for x, _ in image_loader(images, batch_size=4, shuffle=True, seed=3)]
+    assert all(torch.equal(a, b) for a, b in zip(first, again))
+    assert all(torch.equal(x, y) for x, y in image_loader(images, batch_size=4))
+
+
+def test_reconstruction_loss_is_bce_summed_over_pixels_and_averaged_over_images():
+    loss = _namespace("reconstruction_loss")["reconstruction_loss"]
+    logits, images = torch.randn(3, 1, 28, 28), torch.rand(3, 1, 28, 28)
+    expected = F.binary_cross_entropy_with_logits(logits, images, reduction="sum") / 3
+    assert loss(logits, images).item() == pytest.approx(expected.item(), rel=1e-5)
+    assert loss(torch.zeros(2, 1, 28, 28), images[:2]).item() == pytest.approx(784 * math.log(2), rel=1e-6)
+
+
+def test_corrupt_inputs_changes_the_inputs_and_keeps_the_targets():
+    ns = _namespace("add_noise", "corrupt_inputs")  # the reference add_noise
+    clean = torch.full((4, 1, 28, 28), 0.5)
+    state = {torchbearer.X: clean, torchbearer.Y_TRUE: clean}
+    ns["corrupt_inputs"](0.3).on_sample(state)
+    assert not torch.equal(state[torchbearer.X], clean)
+    assert torch.equal(state[torchbearer.Y_TRUE], torch.full((4, 1, 28, 28), 0.5))
+    assert state[torchbearer.X].min() >= 0 and state[torchbearer.X].max() <= 1
+
+
+def test_denoising_loss_scores_against_the_clean_images():
+    ns = _namespace("add_noise", "reconstruction_loss", "denoising_loss", device=torch.device("cpu"))
+    images = (torch.rand(6, 1, 28, 28) > 0.5).float()
+
+    class Oracle(nn.Module):
+        """Returns confident logits of the clean images, whatever it is given."""
+
+        def forward(self, x):
+            return 30 * (2 * images - 1)
+
+    assert ns["denoising_loss"](Oracle(), images, std=0.8) < 1e-6
+    identity_loss = ns["denoising_loss"](nn.Identity(), images, std=0.0)
+    assert identity_loss == pytest.approx(
+        F.binary_cross_entropy_with_logits(images, images, reduction="sum").item() / 6, rel=1e-5
+    )
+
+
+def test_negative_elbo_and_metrics_match_the_closed_form():
+    ns = _namespace("reconstruction_loss", "kl_to_prior", "negative_elbo", "bce_metric", "kl_metric")
+    g = torch.Generator().manual_seed(0)
+    logits, images = torch.randn(5, 1, 28, 28, generator=g), torch.rand(5, 1, 28, 28, generator=g)
+    mu, logvar = torch.randn(5, 3, generator=g), torch.randn(5, 3, generator=g)
+    kl = 0.5 * (mu**2 + logvar.exp() - 1 - logvar).sum(1).mean()
+    bce = F.binary_cross_entropy_with_logits(logits, images, reduction="sum") / 5
+    state = {torchbearer.Y_PRED: (logits, mu, logvar), torchbearer.Y_TRUE: images}
+    assert ns["kl_to_prior"](mu, logvar).item() == pytest.approx(kl.item(), rel=1e-5)
+    assert ns["negative_elbo"](state).item() == pytest.approx((bce + kl).item(), rel=1e-5)
+    for metric, value in (("bce_metric", bce), ("kl_metric", kl)):
+        tree = ns[metric]
+        tree.reset(state)
+        tree.process(state)
+        final = tree.process_final(state)
+        assert list(final.values())[0] == pytest.approx(value.item(), rel=1e-5)
+
+
+def test_latent_model_loss_uses_the_mean_code_for_the_autoencoder():
+    vae_cls = _solution("vae-model", "VAE")
+    ns = _namespace("reconstruction_loss", "latent_model_loss", VAE=vae_cls)
+    ns["reparameterise"] = _reference("q2-reparameterise", "reparameterise")
+    ns["vae_loss"] = _reference("q1-vae-loss", "vae_loss")
+    torch.manual_seed(0)
+    model = vae_cls(latent_dim=2, hidden=16)
+    images = torch.rand(4, 1, 28, 28)
+    mu, logvar = model.encode(images)
+    ae = ns["latent_model_loss"](model, images, variational=False)
+    assert ae.item() == pytest.approx(ns["reconstruction_loss"](model.decode(mu), images).item(), rel=1e-6)
+    generator = torch.Generator().manual_seed(1)
+    vae = ns["latent_model_loss"](model, images, variational=True, generator=generator)
+    z = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=torch.Generator().manual_seed(1))
+    kl = 0.5 * (mu**2 + logvar.exp() - 1 - logvar).sum(1).mean()
+    expected = ns["reconstruction_loss"](model.decode(z), images) + kl
+    assert vae.item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+def test_encode_means_matches_one_pass_in_batches():
+    vae_cls = _solution("vae-model", "VAE")
+    ns = _namespace("encode_means", VAE=vae_cls, device=torch.device("cpu"))
+    torch.manual_seed(0)
+    model = vae_cls(latent_dim=2, hidden=8)
+    images = torch.rand(2300, 1, 28, 28)
+    codes = ns["encode_means"](model, images)
+    with torch.no_grad():
+        expected = model.encode(images)[0]
+    assert codes.shape == (2300, 2)
+    assert torch.allclose(codes, expected, atol=1e-6)
+
+
+def test_the_problem_sheet_is_worth_20_points():
+    graded = [c.metadata["nbgrader"] for c in LAB.cells.values() if c.metadata["nbgrader"].get("grade")]
+    assert sum(meta["points"] for meta in graded) == 20
