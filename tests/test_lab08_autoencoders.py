@@ -26,7 +26,9 @@ from course_utils import CheckFailed
 matplotlib.use("Agg")
 
 LAB = LabCells("lab08_autoencoders")
-CODE_CELLS = {cell.get("id"): cell.source for cell in LAB.notebook.cells if cell.cell_type == "code"}
+CODE_CELLS = {
+    cell.get("id"): cell.source for cell in LAB.notebook.cells if cell.cell_type == "code"
+}
 
 
 @pytest.fixture(autouse=True)
@@ -42,7 +44,7 @@ def _definition(name: str) -> str:
             if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name == name:
                 lines = source.splitlines()
                 first = min([node.lineno] + [d.lineno for d in node.decorator_list])
-                return "\n".join(lines[first - 1:node.end_lineno])
+                return "\n".join(lines[first - 1 : node.end_lineno])
     raise KeyError(name)
 
 
@@ -241,7 +243,9 @@ def reparameterise_uniform(mu, logvar, generator=None):
 
 
 def test_reparameterise_reference_passes():
-    _run("q2-reparameterise-tests", reparameterise=_reference("q2-reparameterise", "reparameterise"))
+    _run(
+        "q2-reparameterise-tests", reparameterise=_reference("q2-reparameterise", "reparameterise")
+    )
 
 
 @pytest.mark.parametrize("fn", [reparameterise_addcmul, reparameterise_sqrt])
@@ -324,7 +328,13 @@ def test_latent_grid_alternatives_pass(fn):
 
 
 @pytest.mark.parametrize(
-    "fn", [latent_grid_upside_down, latent_grid_column_major, latent_grid_float64, latent_grid_no_endpoint]
+    "fn",
+    [
+        latent_grid_upside_down,
+        latent_grid_column_major,
+        latent_grid_float64,
+        latent_grid_no_endpoint,
+    ],
 )
 def test_latent_grid_wrong_answers_fail(fn):
     with pytest.raises(CheckFailed):
@@ -346,7 +356,9 @@ def decode_grid_inference_mode(decoder, grid):
     pictures = []
     with torch.inference_mode():
         for start in range(0, len(grid), 7):
-            pictures.append(decoder(grid[start:start + 7].to(device)).sigmoid().view(-1, 1, 28, 28))
+            pictures.append(
+                decoder(grid[start : start + 7].to(device)).sigmoid().view(-1, 1, 28, 28)
+            )
     return torch.cat(pictures).cpu()
 
 
@@ -393,7 +405,9 @@ def test_decode_grid_alternatives_pass(fn):
     _run("q4-decode-grid-tests", decode_grid=fn)
 
 
-@pytest.mark.parametrize("fn", [decode_grid_train_mode, decode_grid_logits, decode_grid_detach, decode_grid_flat])
+@pytest.mark.parametrize(
+    "fn", [decode_grid_train_mode, decode_grid_logits, decode_grid_detach, decode_grid_flat]
+)
 def test_decode_grid_wrong_answers_fail(fn):
     with pytest.raises(CheckFailed):
         _run("q4-decode-grid-tests", decode_grid=fn)
@@ -407,7 +421,10 @@ def _solution(cell_id: str, name: str) -> Any:
 
 
 def test_dense_autoencoder_reference_passes_its_check():
-    _run_check("dense-autoencoder-check", DenseAutoencoder=_solution("dense-autoencoder", "DenseAutoencoder"))
+    _run_check(
+        "dense-autoencoder-check",
+        DenseAutoencoder=_solution("dense-autoencoder", "DenseAutoencoder"),
+    )
 
 
 def test_dense_autoencoder_without_attributes_fails_its_check():
@@ -424,8 +441,11 @@ def test_dense_autoencoder_without_attributes_fails_its_check():
 
 
 def test_conv_autoencoder_reference_passes_its_check():
-    _run_check("conv-autoencoder-check", ConvAutoencoder=_solution("conv-autoencoder", "ConvAutoencoder"),
-               dense=_solution("dense-autoencoder", "DenseAutoencoder")())
+    _run_check(
+        "conv-autoencoder-check",
+        ConvAutoencoder=_solution("conv-autoencoder", "ConvAutoencoder"),
+        dense=_solution("dense-autoencoder", "DenseAutoencoder")(),
+    )
 
 
 def test_conv_autoencoder_without_output_padding_fails_its_check():
@@ -437,8 +457,11 @@ def test_conv_autoencoder_without_output_padding_fails_its_check():
             self.decoder[3] = nn.ConvTranspose2d(32, 16, 3, stride=2, padding=1)
 
     with pytest.raises(CheckFailed, match="output_padding"):
-        _run_check("conv-autoencoder-check", ConvAutoencoder=NoOutputPadding,
-                   dense=_solution("dense-autoencoder", "DenseAutoencoder")())
+        _run_check(
+            "conv-autoencoder-check",
+            ConvAutoencoder=NoOutputPadding,
+            dense=_solution("dense-autoencoder", "DenseAutoencoder")(),
+        )
 
 
 def test_add_noise_reference_passes_its_check():
@@ -448,9 +471,13 @@ def test_add_noise_reference_passes_its_check():
 @pytest.mark.parametrize(
     "wrong",
     [
-        lambda images, std, generator=None: images + std * torch.randn(images.shape, generator=generator),
+        lambda images, std, generator=None: (
+            images + std * torch.randn(images.shape, generator=generator)
+        ),
         lambda images, std, generator=None: (images + std * torch.randn_like(images)).clamp(0, 1),
-        lambda images, std, generator=None: images.add_(std * torch.randn(images.shape, generator=generator)).clamp(0, 1),
+        lambda images, std, generator=None: images.add_(
+            std * torch.randn(images.shape, generator=generator)
+        ).clamp(0, 1),
     ],
     ids=["unclipped", "global-rng", "in-place"],
 )
@@ -556,7 +583,9 @@ def test_reconstruction_loss_is_bce_summed_over_pixels_and_averaged_over_images(
     logits, images = torch.randn(3, 1, 28, 28), torch.rand(3, 1, 28, 28)
     expected = F.binary_cross_entropy_with_logits(logits, images, reduction="sum") / 3
     assert loss(logits, images).item() == pytest.approx(expected.item(), rel=1e-5)
-    assert loss(torch.zeros(2, 1, 28, 28), images[:2]).item() == pytest.approx(784 * math.log(2), rel=1e-6)
+    assert loss(torch.zeros(2, 1, 28, 28), images[:2]).item() == pytest.approx(
+        784 * math.log(2), rel=1e-6
+    )
 
 
 def test_corrupt_inputs_changes_the_inputs_and_keeps_the_targets():
@@ -570,7 +599,9 @@ def test_corrupt_inputs_changes_the_inputs_and_keeps_the_targets():
 
 
 def test_denoising_loss_scores_against_the_clean_images():
-    ns = _namespace("add_noise", "reconstruction_loss", "denoising_loss", device=torch.device("cpu"))
+    ns = _namespace(
+        "add_noise", "reconstruction_loss", "denoising_loss", device=torch.device("cpu")
+    )
     images = (torch.rand(6, 1, 28, 28) > 0.5).float()
 
     class Oracle(nn.Module):
@@ -587,7 +618,9 @@ def test_denoising_loss_scores_against_the_clean_images():
 
 
 def test_negative_elbo_and_metrics_match_the_closed_form():
-    ns = _namespace("reconstruction_loss", "kl_to_prior", "negative_elbo", "bce_metric", "kl_metric")
+    ns = _namespace(
+        "reconstruction_loss", "kl_to_prior", "negative_elbo", "bce_metric", "kl_metric"
+    )
     g = torch.Generator().manual_seed(0)
     logits, images = torch.randn(5, 1, 28, 28, generator=g), torch.rand(5, 1, 28, 28, generator=g)
     mu, logvar = torch.randn(5, 3, generator=g), torch.randn(5, 3, generator=g)
@@ -601,7 +634,7 @@ def test_negative_elbo_and_metrics_match_the_closed_form():
         tree.reset(state)
         tree.process(state)
         final = tree.process_final(state)
-        assert list(final.values())[0] == pytest.approx(value.item(), rel=1e-5)
+        assert next(iter(final.values())) == pytest.approx(value.item(), rel=1e-5)
 
 
 def test_latent_model_loss_uses_the_mean_code_for_the_autoencoder():
@@ -614,10 +647,14 @@ def test_latent_model_loss_uses_the_mean_code_for_the_autoencoder():
     images = torch.rand(4, 1, 28, 28)
     mu, logvar = model.encode(images)
     ae = ns["latent_model_loss"](model, images, variational=False)
-    assert ae.item() == pytest.approx(ns["reconstruction_loss"](model.decode(mu), images).item(), rel=1e-6)
+    assert ae.item() == pytest.approx(
+        ns["reconstruction_loss"](model.decode(mu), images).item(), rel=1e-6
+    )
     generator = torch.Generator().manual_seed(1)
     vae = ns["latent_model_loss"](model, images, variational=True, generator=generator)
-    z = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=torch.Generator().manual_seed(1))
+    z = mu + torch.exp(0.5 * logvar) * torch.randn(
+        mu.shape, generator=torch.Generator().manual_seed(1)
+    )
     kl = 0.5 * (mu**2 + logvar.exp() - 1 - logvar).sum(1).mean()
     expected = ns["reconstruction_loss"](model.decode(z), images) + kl
     assert vae.item() == pytest.approx(expected.item(), rel=1e-5)
@@ -637,5 +674,7 @@ def test_encode_means_matches_one_pass_in_batches():
 
 
 def test_the_problem_sheet_is_worth_20_points():
-    graded = [c.metadata["nbgrader"] for c in LAB.cells.values() if c.metadata["nbgrader"].get("grade")]
+    graded = [
+        c.metadata["nbgrader"] for c in LAB.cells.values() if c.metadata["nbgrader"].get("grade")
+    ]
     assert sum(meta["points"] for meta in graded) == 20
