@@ -556,7 +556,7 @@ def test_show_rows_draws_one_titled_strip_per_row():
     try:
         assert [ax.get_ylabel() for ax in fig.axes] == ["a", "b"]
         assert fig.axes[0].images[0].get_array().shape == (28, 4 * 30 - 2)
-        assert fig._suptitle.get_text() == "title"
+        assert fig.get_suptitle() == "title"
     finally:
         matplotlib.pyplot.close(fig)
 
