@@ -104,7 +104,7 @@ def read_vectors(path: Path, max_words: int | None = None) -> torch.Tensor:
 
 
 def load_glove(max_words: int | None = None, progress: bool = True) -> WordVectors:
-    """GloVe 6B 50-d: the ``max_words`` most frequent words (None: all 400,000) and their vectors."""
+    """GloVe 6B 50-d: the ``max_words`` most frequent words (None: all 400,000), with vectors."""
     if max_words is not None and max_words < 1:
         raise ValueError(f"max_words must be positive, got {max_words}")
     vectors_path = locate(GLOVE_6B_50D, VECTORS_FILE, progress=progress)

@@ -116,7 +116,7 @@ def shakespeare_works(progress: bool = True) -> dict[str, str]:
 
 
 def load_shakespeare(works: list[str] | None = None, progress: bool = True) -> str:
-    """Shakespeare's works (all 42, or the ids in ``works``) as one string, with blank lines between."""
+    """Shakespeare's works (all 42, or the ids in ``works``) in one string, blank lines between."""
     everything = shakespeare_works(progress=progress)
     chosen = sorted(everything) if works is None else list(works)
     unknown = [name for name in chosen if name not in everything]
