@@ -621,6 +621,25 @@ def experiment() -> dict:
     return ns
 
 
+def test_experiment_with_another_model_and_training_passes(experiment, monkeypatch):
+    """A different correct experiment: an attention model, other sizes, one training phase."""
+    ns = dict(experiment)
+    monkeypatch.setenv("COURSE_FAST", "1")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    torch.manual_seed(1)
+    model = _attention_seq2seq(ns)(embed_dim=16, hidden_size=48)
+    pairs = [(ns["encode_morse"](w), w) for w in ns["train_words"]]
+    ns["train_seq2seq"](model, pairs, steps=250, batch_size=48, lr=1e-2, seed=5)
+    right = [
+        ns["translate"](model, ns["encode_morse"](w), max_len=12) == w for w in ns["test_words"]
+    ]
+    torch.set_num_threads(threads)
+    accuracy = sum(right) / len(right)
+    assert accuracy >= 0.3  # comfortably above the 20 % the test asks for in fast mode
+    assert _check_experiment(ns, monkeypatch, morse_model=model, held_out_accuracy=accuracy)
+
+
 def _check_experiment(ns: dict, monkeypatch, **changes) -> bool:
     monkeypatch.setenv("COURSE_FAST", "1")
     trial = dict(ns)
