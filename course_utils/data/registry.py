@@ -39,6 +39,27 @@ ENTRIES: tuple[DataEntry, ...] = (
         "MovieLens-100K, 100,000 ratings of 1,682 films by 943 users",
         "course_utils.data.movielens:load_movielens_100k",
     ),
+    DataEntry(
+        "elpv",
+        "ELPV solar-cell EL images, 2,624 cells sorted into defective/functional folders",
+        "course_utils.data.elpv:elpv_image_folder",
+    ),
+    DataEntry(
+        "imagenet_cnn",
+        "EfficientNet-Lite0 ImageNet weights (the offline pretrained CNN)",
+        "course_utils.data.pretrained:prepare_imagenet_cnn",
+    ),
+    DataEntry(
+        "shakespeare",
+        "Shakespeare's 42 works (Project Gutenberg texts), 5.06 million characters",
+        "course_utils.data.text:prepare_shakespeare",
+    ),
+    DataEntry("glove_6b_50d", "GloVe 6B 50-d word vectors, 400,000 words", "course_utils.data.glove:prepare_glove"),
+    DataEntry(
+        "rotten_tomatoes",
+        "Rotten Tomatoes review snippets: 7,403 fresh, 5,405 rotten",
+        "course_utils.data.text:prepare_rotten_tomatoes",
+    ),
 )
 
 
