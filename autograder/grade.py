@@ -304,7 +304,7 @@ def grade_lab(course: Course, lab: Lab, submissions_dir: Path, options: GradeOpt
     return GradeReport(lab.id, results, marks, report, skipped)
 
 
-GRADER_VERSION = "3"  # bump when grading logic changes, so every submission is regraded
+GRADER_VERSION = "4"  # bump when grading logic changes, so every submission is regraded
 
 
 def fingerprint(job: Job) -> str:

@@ -9,6 +9,7 @@ cells). Each repair is reported, so tampering shows up in the grading report.
 from __future__ import annotations
 
 import copy
+import re
 import uuid
 from dataclasses import dataclass, field
 
@@ -55,6 +56,14 @@ def _fresh(cell: NotebookNode) -> NotebookNode:
     return cell
 
 
+_HIDDEN_TESTS = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TESTS[ \t]*(?:\n|\Z)", re.MULTILINE | re.DOTALL)
+
+
+def without_hidden_tests(source: str) -> str:
+    """A test cell's source as students see it: every hidden-test block removed, markers included."""
+    return _HIDDEN_TESTS.sub("", source)
+
+
 def restore(submission: NotebookNode, template: NotebookNode) -> Restored:
     """Merge a student's notebook into the lab's grading template; see the module docstring."""
     owned = {grade_id_of(c): c for c in template.cells if grade_id_of(c)}
@@ -85,7 +94,7 @@ def restore(submission: NotebookNode, template: NotebookNode) -> Restored:
                 repairs.append(f"answer cell '{gid}': edited grading metadata ignored")
         else:
             restored = _fresh(reference)
-            if cell.source != reference.source and cell.source.strip() not in reference.source:
+            if cell.source.strip() not in (reference.source.strip(), without_hidden_tests(reference.source).strip()):
                 repairs.append(f"locked cell '{gid}' was edited: restored from the source")
         restored["id"] = cell.get("id") or reference.get("id")
         out.append(restored)

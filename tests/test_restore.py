@@ -97,3 +97,27 @@ def test_outputs_of_the_submission_are_cleared():
 def test_the_source_notebook_itself_needs_no_repairs():
     # The source lacks the checksums the template adds: that is not tampering.
     assert restore(source_notebook(), _template()).repairs == []
+
+
+def test_visible_checks_after_the_hidden_block_are_not_an_edit():
+    source = source_notebook()
+    tests = _by_id(source)["q1-double-tests"]
+    tests.source += "\nprint('double passed')"  # visible again after ### END HIDDEN TESTS
+    template = grading_template(source, "lab01_toy", "lab01_toy")
+    student = release_version(source, "lab01_toy", "lab01_toy")
+    assert restore(student, template).repairs == []
+    _by_id(student)["q1-double-tests"].source = "print('double passed')"
+    assert any("q1-double-tests" in r for r in restore(student, template).repairs)
+
+
+def test_every_lab_release_restores_without_repairs():
+    from autograder.course import load_course
+    from autograder.notebooks import lab_template
+    from autograder.notebooks import read_notebook
+
+    from conftest import REPO
+
+    course = load_course(REPO)
+    for lab in course.labs:
+        release = read_notebook(course.release_notebook(lab))
+        assert restore(release, lab_template(course, lab)).repairs == [], lab.id
