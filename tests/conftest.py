@@ -38,7 +38,7 @@ def _isolated_data(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("COURSE_OFFLINE", "1")
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def torch_one_thread():
     """Tiny tensors run faster on one thread, and a shared CI machine stays fair."""
     import torch

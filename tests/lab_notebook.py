@@ -6,6 +6,7 @@ included) against reference answers, correct answers written differently, and wr
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
@@ -43,6 +44,20 @@ class LabCells:
     def source(self, grade_id: str) -> str:
         """The source of the cell with this grade id."""
         return self.cells[grade_id].source
+
+    def definition(self, name: str) -> str:
+        """The notebook's top-level definition of ``name`` alone: a def or class (with its
+        decorators) or an assignment, cut out of whichever code cell holds it."""
+        for cell in self.notebook.cells:
+            if cell.cell_type != "code" or name not in cell.source:
+                continue
+            for node in ast.parse(cell.source).body:
+                assigned = isinstance(node, ast.Assign) and any(getattr(t, "id", None) == name for t in node.targets)
+                if assigned or (isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name == name):
+                    lines = cell.source.splitlines()
+                    first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+                    return "\n".join(lines[first - 1 : node.end_lineno])
+        raise KeyError(f"{self.lab_id} defines no {name!r} at the top level of a code cell")
 
     def reference(self, *answer_ids: str) -> dict[str, Any]:
         """A namespace holding what the notebook's own answer cells define."""

@@ -188,8 +188,7 @@ def test_the_loader_unpacks_the_release_and_builds_the_tree_once(fake_release, m
     def refuse(*args, **kwargs):
         raise PermissionError("read-only file system")
 
-    for name in ("mkdtemp",):
-        monkeypatch.setattr(elpv_module.tempfile, name, refuse)
+    monkeypatch.setattr(elpv_module, "staged_directory", refuse)
     monkeypatch.setattr(elpv_module.os, "link", refuse)
     monkeypatch.setattr(elpv_module.shutil, "copyfile", refuse)
     monkeypatch.setattr(elpv_module.shutil, "rmtree", refuse)

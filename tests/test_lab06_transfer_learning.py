@@ -24,13 +24,7 @@ LAB = LabCells("lab06_transfer_learning")
 GIVEN = ("training-helpers", "transfer-model")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models train faster on one thread, and far faster on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")  # tiny models: one thread is quicker
 
 
 @pytest.fixture(autouse=True)

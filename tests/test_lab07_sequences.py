@@ -7,7 +7,6 @@ typical wrong answers (they must fail). The notebook's teaching helpers get unit
 
 from __future__ import annotations
 
-import ast
 import math
 import string
 from collections import Counter
@@ -29,27 +28,10 @@ SHAKESPEARE_CHARACTERS = sorted(
 )
 
 
-@pytest.fixture(autouse=True)
-def _one_thread(torch_one_thread):
-    """Every test here works on tiny tensors."""
+pytestmark = pytest.mark.usefixtures("torch_one_thread")  # tiny tensors: one thread is quicker
 
 
-def _definition(name: str) -> str:
-    """The notebook's definition of `name` alone (def or class with decorators, or assignment)."""
-    for cell in LAB.notebook.cells:
-        if cell.cell_type != "code" or name not in cell.source:
-            continue
-        for node in ast.parse(cell.source).body:
-            assigned = isinstance(node, ast.Assign) and any(
-                getattr(t, "id", None) == name for t in node.targets
-            )
-            if assigned or (
-                isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name == name
-            ):
-                lines = cell.source.splitlines()
-                first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
-                return "\n".join(lines[first - 1 : node.end_lineno])
-    raise KeyError(name)
+_definition = LAB.definition
 
 
 def _define(ns: dict, *names: str) -> dict:

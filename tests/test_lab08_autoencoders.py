@@ -8,7 +8,6 @@ of its guided exercises get tests of their own, on small generated tensors (no d
 
 from __future__ import annotations
 
-import ast
 import math
 from typing import Any
 
@@ -31,21 +30,10 @@ CODE_CELLS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _one_thread(torch_one_thread):
-    """Small tensors: one thread is quicker, and fair on a shared machine."""
+pytestmark = pytest.mark.usefixtures("torch_one_thread")  # tiny tensors: one thread is quicker
 
 
-def _definition(name: str) -> str:
-    """The source of the notebook's top-level function or class `name`, with its decorators."""
-    for source in CODE_CELLS.values():
-        tree = ast.parse(source)
-        for node in tree.body:
-            if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name == name:
-                lines = source.splitlines()
-                first = min([node.lineno] + [d.lineno for d in node.decorator_list])
-                return "\n".join(lines[first - 1 : node.end_lineno])
-    raise KeyError(name)
+_definition = LAB.definition
 
 
 def _namespace(*names: str, **extra: Any) -> dict[str, Any]:

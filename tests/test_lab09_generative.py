@@ -23,13 +23,7 @@ LAB = LabCells("lab09_generative")
 CELLS = {cell.get("id"): cell.source for cell in LAB.notebook.cells}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors run faster on one thread, and a shared machine stays fair."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")  # tiny models: one thread is quicker
 
 
 def base_namespace() -> dict:

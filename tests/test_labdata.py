@@ -5,13 +5,12 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from conftest import REPO
 
 from autograder.course import load_course
 from autograder.labdata import DataNotReady, prepare_lab_data
 from course_utils.data import registry
 from course_utils.data.cache import DataUnavailable
-
-from conftest import REPO
 
 
 def test_every_registered_dataset_has_an_importable_readying_function():
@@ -102,13 +101,13 @@ def test_a_sandboxed_kernel_reads_a_dataset_the_grader_readied(tmp_path, monkeyp
 
     import nbformat
     from nbformat.v4 import new_code_cell
+    from toy_course import LAB_ID, NOTEBOOK, make_course
 
     from autograder.build import build
     from autograder.execute import Limits
     from autograder.grade import GradeOptions, grade_lab
     from autograder.sandbox import SandboxLimits, unavailable_reason
     from course_utils.data import mnist as mnist_module
-    from toy_course import LAB_ID, NOTEBOOK, make_course
 
     reason = unavailable_reason()
     if reason is not None and not os.environ.get("CI"):

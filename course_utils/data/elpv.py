@@ -25,13 +25,20 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import tempfile
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .cache import DataUnavailable, RemoteFile, announce_once, cache_dir, file_digest, verify
+from .cache import (
+    DataUnavailable,
+    RemoteFile,
+    announce_once,
+    cache_dir,
+    file_digest,
+    staged_directory,
+    verify,
+)
 from .packaged import PackagedData, locate
 
 ELPV_RELEASE = PackagedData(
@@ -183,20 +190,11 @@ def build_image_folder(cells: Sequence[ElpvCell], images_dir: Path, target: Path
         raise DataUnavailable(
             f"{len(missing)} ELPV images are missing from {images_dir}, e.g. {missing[0]}"
         )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
-    try:
+    with staged_directory(target) as staging:
         for name in sorted({cell.label for cell in cells}):
             (staging / name).mkdir()
         for cell in cells:
             _link_or_copy(images_dir / cell.image, staging / cell.label / cell.image)
-        try:
-            os.rename(staging, target)
-        except OSError:
-            if not target.is_dir():  # not a lost race with another process: a real failure
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return target
 
 

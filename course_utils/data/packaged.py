@@ -23,15 +23,22 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
-import shutil
 import sys
 import tarfile
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from .cache import DataUnavailable, RemoteFile, announce_once, cache_dir, download, package_data_dir, verify
+from .cache import (
+    DataUnavailable,
+    RemoteFile,
+    announce_once,
+    cache_dir,
+    download,
+    package_data_dir,
+    staged_directory,
+    verify,
+)
 
 ARCHIVES_ENV_VAR = "COURSE_ARCHIVES"
 
@@ -125,20 +132,11 @@ def unpack(archive: Path, prefix: str, target: Path) -> Path:
     members = _members(archive, prefix)
     if not members:
         raise DataUnavailable(f"{archive.name} holds nothing under {prefix!r}: is it the right release?")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
-    try:
+    with staged_directory(target) as staging:
         for name, payload in members:
             path = staging / _safe_relative(name)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(payload)
-        try:
-            os.rename(staging, target)
-        except OSError:
-            if not target.is_dir():  # not a lost race with another process: a real failure
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return target
 
 

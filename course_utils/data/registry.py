@@ -86,4 +86,4 @@ def prepare(name: str) -> None:
     known[name].load_function()()
 
 
-__all__ = ["DataEntry", "ENTRIES", "entries", "prepare", "unknown_names"]
+__all__ = ["ENTRIES", "DataEntry", "entries", "prepare", "unknown_names"]
