@@ -73,3 +73,21 @@ def test_unreachable_and_offline_are_clear_errors(tmp_path, monkeypatch):
 def test_package_data_dir_finds_without_importing():
     assert package_data_dir("nbformat").name == "nbformat"
     assert package_data_dir("no_such_package_here") is None
+
+
+def test_a_staged_directory_appears_whole_or_not_at_all(tmp_path):
+    from course_utils.data.cache import staged_directory
+
+    target = tmp_path / "tree"
+    with pytest.raises(RuntimeError):
+        with staged_directory(target) as staging:
+            (staging / "half.txt").write_text("half")
+            raise RuntimeError("interrupted")
+    assert not target.exists() and list(tmp_path.iterdir()) == []
+    with staged_directory(target) as staging:
+        (staging / "whole.txt").write_text("whole")
+    assert (target / "whole.txt").read_text() == "whole"
+    with staged_directory(target) as staging:  # another process finished first: its copy stays
+        (staging / "late.txt").write_text("late")
+    assert sorted(p.name for p in target.iterdir()) == ["whole.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["tree"]
