@@ -31,6 +31,7 @@ from .execute import Limits, execute_notebook, grading_env
 from . import layout
 from .gradebook import load_state, record_scores, register_lab
 from .layout import default_db_url, grading_root
+from .labdata import prepare_lab_data
 from .notebooks import NotebookError, dumps, lab_template, nbgrader_config, read_notebook
 from .restore import restore
 from .sandbox import Sandbox, SandboxLimits, unavailable_reason
@@ -287,8 +288,6 @@ def grade_lab(course: Course, lab: Lab, submissions_dir: Path, options: GradeOpt
         results.append(result)
 
     if jobs:
-        from .labdata import prepare_lab_data
-
         prepare_lab_data([lab])  # before any kernel: the sandbox sees the data cache read-only
     run_jobs(jobs, workers, options.progress, record, options.scheduler)
     # --- late policy (course.toml due/grace/penalty keys) through nbgrader's LateSubmissionPlugin: penalties.py ---

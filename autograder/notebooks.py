@@ -104,6 +104,13 @@ def release_version(source: NotebookNode, lab_id: str, notebook_id: str) -> Note
     return _apply(template, [ClearHiddenTests, ClearMarkScheme, ComputeChecksums, CheckCellMetadata], lab_id, notebook_id)
 
 
+def without_hidden_tests(source: str) -> str:
+    """A test cell's source as students get it: nbgrader's own removal of the hidden-test regions."""
+    cell = nbformat.v4.new_code_cell(source)
+    ClearHiddenTests(config=nbgrader_config())._remove_hidden_test_region(cell)
+    return cell.source
+
+
 def lab_template(course: Course, lab: Lab) -> NotebookNode:
     """The grading template of a lab, from its source notebook."""
     return grading_template(read_notebook(course.source_notebook(lab)), lab.id, lab.notebook_id)

@@ -9,12 +9,13 @@ cells). Each repair is reported, so tampering shows up in the grading report.
 from __future__ import annotations
 
 import copy
-import re
 import uuid
 from dataclasses import dataclass, field
 
 from nbformat import NotebookNode
 from nbgrader.utils import is_solution
+
+from .notebooks import without_hidden_tests
 
 
 def grade_id_of(cell: NotebookNode) -> str | None:
@@ -54,14 +55,6 @@ def _fresh(cell: NotebookNode) -> NotebookNode:
         cell.outputs = []
         cell.execution_count = None
     return cell
-
-
-_HIDDEN_TESTS = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TESTS[ \t]*(?:\n|\Z)", re.MULTILINE | re.DOTALL)
-
-
-def without_hidden_tests(source: str) -> str:
-    """A test cell's source as students see it: every hidden-test block removed, markers included."""
-    return _HIDDEN_TESTS.sub("", source)
 
 
 def restore(submission: NotebookNode, template: NotebookNode) -> Restored:

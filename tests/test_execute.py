@@ -42,3 +42,18 @@ def test_a_dying_kernel_is_reported(tmp_path):
     assert not outcome.completed and "kernel died" in outcome.problem
     assert outcome.notebook.cells[0].execution_count == 1
     assert outcome.notebook.cells[2].execution_count is None
+
+
+def test_course_utils_checks_replaced_through_the_package_are_restored_before_tests(tmp_path):
+    """Hidden tests import checks from the package (`from course_utils import check_close`)."""
+    student = (
+        "import course_utils\n"
+        "course_utils.check_close = lambda *args, **kwargs: None\n"
+        "course_utils.check_type = lambda *args, **kwargs: None"
+    )
+    wrong = "from course_utils import check_close, check_type\ncheck_type('one', float)\ncheck_close(1.0, 2.0)"
+    right = "from course_utils import check_close, check_type\ncheck_type(1.0, float)\ncheck_close(1.0, 1.0)"
+    outcome = execute_notebook(_nb(student, wrong, student, right), tmp_path, proof_cells={1: "wrong", 3: "right"})
+    assert outcome.completed
+    assert outcome.proven == {"right"}, "a wrong answer passed through replaced package-level checks"
+    assert {"course_utils.check_close", "course_utils.check_type"} <= outcome.restored
