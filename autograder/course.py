@@ -8,7 +8,7 @@ from pathlib import Path
 
 import tomllib
 
-from .latepolicy import LatePolicy, parse_late_policy
+from autograder.record.latepolicy import LatePolicy, parse_late_policy
 
 COURSE_FILE = "course.toml"
 _LAB_ID = re.compile(r"^lab\d{2}_[a-z0-9_]+$")

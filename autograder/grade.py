@@ -25,19 +25,19 @@ import nbformat
 from nbgrader.preprocessors import LimitOutput
 from tqdm.auto import tqdm
 
-from .course import Course, Lab
-from .executors import execute_jobs
-from .execute import Limits, execute_notebook, grading_env
-from . import layout
-from .gradebook import load_state, record_scores, register_lab
-from .layout import default_db_url, grading_root
-from .labdata import prepare_lab_data
-from .notebooks import NotebookError, dumps, lab_template, nbgrader_config, read_notebook
-from .restore import restore
-from .sandbox import Sandbox, SandboxLimits, unavailable_reason
-from .scoring import NO_PROOF, CellScore, not_run_scores, score_notebook, test_cells
-from .submissions import Submission, discover
-from .suspicion import scan_notebook
+from autograder.course import Course, Lab
+from autograder.sandbox.executors import execute_jobs
+from autograder.sandbox.execute import Limits, execute_notebook, grading_env
+from autograder import layout
+from autograder.record.gradebook import load_state, record_scores, register_lab
+from autograder.layout import default_db_url, grading_root
+from autograder.sandbox.labdata import prepare_lab_data
+from autograder.authoring.notebooks import NotebookError, dumps, lab_template, nbgrader_config, read_notebook
+from autograder.review.restore import restore
+from autograder.sandbox.sandbox import Sandbox, SandboxLimits, unavailable_reason
+from autograder.judge.scoring import NO_PROOF, CellScore, not_run_scores, score_notebook, test_cells
+from autograder.collect.submissions import Submission, discover
+from autograder.review.suspicion import scan_notebook
 
 
 @dataclass(frozen=True)
@@ -291,7 +291,7 @@ def grade_lab(course: Course, lab: Lab, submissions_dir: Path, options: GradeOpt
         prepare_lab_data([lab])  # before any kernel: the sandbox sees the data cache read-only
     run_jobs(jobs, workers, options.progress, record, options.scheduler)
     # --- late policy (course.toml due/grace/penalty keys) through nbgrader's LateSubmissionPlugin: penalties.py ---
-    from .penalties import apply_late_penalties
+    from autograder.record.penalties import apply_late_penalties
 
     apply_late_penalties(course, lab, db_url)
     # --- end late policy ---

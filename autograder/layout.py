@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .course import Course, Lab
+from autograder.course import Course, Lab
 
 
 def grading_root(course: Course) -> Path:

@@ -119,7 +119,7 @@ def notebook_seconds_of(nb: nbformat.NotebookNode) -> float:
 
 def own_execution(root: Path, runs: int = 3) -> float:
     """Seconds the notebook's cells take in a plain, already-started kernel (imports included)."""
-    from autograder.execute import execute_notebook
+    from autograder.sandbox.execute import execute_notebook
 
     times = []
     for _ in range(runs):
@@ -133,8 +133,8 @@ def own_execution(root: Path, runs: int = 3) -> float:
 
 def kernel_round_trip(sandboxed: bool, runs: int = 3) -> float:
     """Seconds to start a kernel, run an empty cell and stop it (plain or sandboxed)."""
-    from autograder.execute import GRADING_ENV, execute_notebook
-    from autograder.sandbox import Sandbox
+    from autograder.sandbox.execute import GRADING_ENV, execute_notebook
+    from autograder.sandbox.sandbox import Sandbox
 
     sandbox = Sandbox(env=GRADING_ENV) if sandboxed else None
     times = []
@@ -157,7 +157,7 @@ def course_grade(root: Path, subs: Path, workers: int) -> tuple[float, float]:
     """Seconds for ``course grade`` with ``workers`` workers, and the mean in-kernel notebook time."""
     from autograder.course import load_course
     from autograder.grade import GradeOptions, grade_lab
-    from autograder.sandbox import unavailable_reason
+    from autograder.sandbox.sandbox import unavailable_reason
 
     shutil.rmtree(root / "grading", ignore_errors=True)
     course = load_course(root)
@@ -178,7 +178,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=16, help="number of submissions")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="parallel workers for course grade")
     args = parser.parse_args()
-    from autograder.sandbox import unavailable_reason
+    from autograder.sandbox.sandbox import unavailable_reason
 
     root = Path(tempfile.mkdtemp(prefix="grading-bench-"))
     try:

@@ -23,7 +23,7 @@ def toy_root(tmp_path: Path) -> Path:
 @pytest.fixture
 def toy_course(toy_root: Path):
     """The toy course, loaded and built."""
-    from autograder.build import build
+    from autograder.authoring.build import build
     from autograder.course import load_course
 
     course = load_course(toy_root)

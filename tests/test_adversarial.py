@@ -14,10 +14,10 @@ import nbformat
 import pytest
 
 from adversarial.cases import CASES, build_submission
-from autograder.execute import Limits
-from autograder.gradebook import total_score
+from autograder.sandbox.execute import Limits
+from autograder.record.gradebook import total_score
 from autograder.grade import GradeOptions, grade_lab
-from autograder.sandbox import SandboxLimits, unavailable_reason
+from autograder.sandbox.sandbox import SandboxLimits, unavailable_reason
 
 REASON = unavailable_reason()
 pytestmark = pytest.mark.skipif(

@@ -1,6 +1,6 @@
 import json
 
-from autograder.build import build, colab_url, render_colab_links
+from autograder.authoring.build import build, colab_url, render_colab_links
 from autograder.course import load_course
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from autograder.demo import write_demo_submissions
-from autograder.executors import execute_jobs
+from autograder.authoring.demo import write_demo_submissions
+from autograder.sandbox.executors import execute_jobs
 from autograder.grade import GradeOptions, grade_lab
-from autograder.sandbox import unavailable_reason
+from autograder.sandbox.sandbox import unavailable_reason
 
 distributed = pytest.importorskip("distributed")
 

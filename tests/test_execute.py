@@ -2,7 +2,7 @@ import time
 
 from nbformat.v4 import new_code_cell, new_notebook
 
-from autograder.execute import Limits, execute_notebook
+from autograder.sandbox.execute import Limits, execute_notebook
 
 
 def _nb(*sources):

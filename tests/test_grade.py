@@ -4,10 +4,10 @@ import json
 import nbformat
 import pytest
 
-from autograder.demo import write_demo_submissions
+from autograder.authoring.demo import write_demo_submissions
 from autograder.grade import GradeOptions, grade_lab
-from autograder.gradebook import total_score
-from autograder.restore import grade_id_of
+from autograder.record.gradebook import total_score
+from autograder.review.restore import grade_id_of
 
 
 @pytest.fixture

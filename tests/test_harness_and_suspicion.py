@@ -1,8 +1,8 @@
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from autograder.harness import PROOF_MIME, ProofSession, imported_modules
-from autograder.suspicion import scan_notebook, scan_source
+from autograder.judge.harness import PROOF_MIME, ProofSession, imported_modules
+from autograder.review.suspicion import scan_notebook, scan_source
 
 
 def _proof(cell_id: str, mac: str, restored=()):

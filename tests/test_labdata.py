@@ -8,7 +8,7 @@ import pytest
 from conftest import REPO
 
 from autograder.course import load_course
-from autograder.labdata import DataNotReady, prepare_lab_data
+from autograder.sandbox.labdata import DataNotReady, prepare_lab_data
 from course_utils.data import registry
 from course_utils.data.cache import DataUnavailable
 
@@ -103,10 +103,10 @@ def test_a_sandboxed_kernel_reads_a_dataset_the_grader_readied(tmp_path, monkeyp
     from nbformat.v4 import new_code_cell
     from toy_course import LAB_ID, NOTEBOOK, make_course
 
-    from autograder.build import build
-    from autograder.execute import Limits
+    from autograder.authoring.build import build
+    from autograder.sandbox.execute import Limits
     from autograder.grade import GradeOptions, grade_lab
-    from autograder.sandbox import SandboxLimits, unavailable_reason
+    from autograder.sandbox.sandbox import SandboxLimits, unavailable_reason
     from course_utils.data import mnist as mnist_module
 
     reason = unavailable_reason()

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import pytest
 
-from autograder.build import build
+from autograder.authoring.build import build
 from autograder.course import load_course
-from autograder.execute import GRADING_ENV
-from autograder.validate import REFERENCE, RELEASE, executed_notebook, validate_labs
+from autograder.sandbox.execute import GRADING_ENV
+from autograder.authoring.validate import REFERENCE, RELEASE, executed_notebook, validate_labs
 
 from conftest import REPO
 

@@ -3,7 +3,7 @@ import json
 import nbformat
 import pytest
 
-from autograder.notebooks import NotebookError, grading_template, read_notebook, release_version
+from autograder.authoring.notebooks import NotebookError, grading_template, read_notebook, release_version
 
 from toy_course import source_notebook
 

@@ -6,10 +6,10 @@ import os
 
 import pytest
 
-from autograder.demo import write_demo_submissions
-from autograder.gradebook import load_state, total_score
+from autograder.authoring.demo import write_demo_submissions
+from autograder.record.gradebook import load_state, total_score
 from autograder.grade import GradeOptions, grade_lab
-from autograder.sandbox import unavailable_reason
+from autograder.sandbox.sandbox import unavailable_reason
 
 from postgres_server import postgres_bindir, running_postgres
 

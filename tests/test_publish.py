@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 import tomllib
 
-from autograder.build import build
+from autograder.authoring.build import build
 from autograder.cli import main
 from autograder.course import load_course
-from autograder.leaks import course_secrets, normalise, readable_text, secret_lines
-from autograder.publish import MANAGED, PublishError, check_colab, publish
+from autograder.authoring.leaks import course_secrets, normalise, readable_text, secret_lines
+from autograder.authoring.publish import MANAGED, PublishError, check_colab, publish
 
 REPO = Path(__file__).resolve().parents[1]
 COLAB = re.compile(r"https://colab\.research\.google\.com/github/([^/]+/[^/]+)/blob/([^/]+)/([^)\s]+)")

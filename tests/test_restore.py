@@ -1,7 +1,7 @@
 import copy
 
-from autograder.notebooks import grading_template, release_version
-from autograder.restore import grade_id_of, restore
+from autograder.authoring.notebooks import grading_template, release_version
+from autograder.review.restore import grade_id_of, restore
 
 from toy_course import source_notebook
 
@@ -112,8 +112,8 @@ def test_visible_checks_after_the_hidden_block_are_not_an_edit():
 
 def test_every_lab_release_restores_without_repairs():
     from autograder.course import load_course
-    from autograder.notebooks import lab_template
-    from autograder.notebooks import read_notebook
+    from autograder.authoring.notebooks import lab_template
+    from autograder.authoring.notebooks import read_notebook
 
     from conftest import REPO
 

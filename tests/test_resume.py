@@ -10,10 +10,10 @@ import time
 
 import nbformat
 
-from autograder.gradebook import load_state, total_score
+from autograder.record.gradebook import load_state, total_score
 from autograder.grade import GradeOptions, grade_lab
-from autograder.restore import grade_id_of
-from autograder.sandbox import unavailable_reason
+from autograder.review.restore import grade_id_of
+from autograder.sandbox.sandbox import unavailable_reason
 
 ANSWERS = {"q1-double": "def double(x):\n    return 2 * x", "q2-square": "def square(x):\n    return x * x"}
 

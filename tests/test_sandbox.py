@@ -4,8 +4,8 @@ import pytest
 
 from autograder import grade as grade_module
 from autograder.grade import GradeOptions, SandboxUnavailable, choose_sandbox
-from autograder.sandbox import SandboxLimits
-from autograder.sandbox_launch import bwrap_command
+from autograder.sandbox.sandbox import SandboxLimits
+from autograder.sandbox.launch import bwrap_command
 
 
 def test_bwrap_command_isolates_everything_but_the_workdir():

@@ -1,7 +1,7 @@
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_output
 from nbgrader.utils import compute_checksum
 
-from autograder.scoring import not_run_scores, score_cell, score_notebook
+from autograder.judge.scoring import not_run_scores, score_cell, score_notebook
 
 from toy_course import source_notebook
 

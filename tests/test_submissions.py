@@ -1,5 +1,5 @@
 from autograder.course import Lab
-from autograder.submissions import discover
+from autograder.collect.submissions import discover
 
 LAB = Lab("lab01_toy", "Toy", "lab01_toy.ipynb")
 

@@ -1,6 +1,6 @@
 import nbformat
 
-from autograder.validate import validate_labs
+from autograder.authoring.validate import validate_labs
 
 
 def test_toy_lab_is_valid(toy_course):

@@ -12,14 +12,14 @@ import pytest
 from toy_course import LAB_ID, NOTEBOOK, source_notebook
 from workflow_helpers import fresh_gradebook
 
-from autograder.collect import collect, format_report, safe_name
+from autograder.collect.collect import collect, format_report, safe_name
 from autograder.course import CourseError, load_course
-from autograder.latepolicy import LatePolicy, parse_late_policy
+from autograder.record.latepolicy import LatePolicy, parse_late_policy
 from autograder.layout import default_db_url, submitted_dir
-from autograder.leaks import find_leaks, notebook_secrets, redact, secret_lines
-from autograder.lms import SourceError, open_source, parse_zone, safe_parts
-from autograder.penalties import CourseLatePenalty
-from autograder.roster import (
+from autograder.authoring.leaks import find_leaks, notebook_secrets, redact, secret_lines
+from autograder.collect.lms import SourceError, open_source, parse_zone, safe_parts
+from autograder.record.penalties import CourseLatePenalty
+from autograder.collect.roster import (
     NameIndex,
     RosterEntry,
     RosterError,
@@ -28,7 +28,7 @@ from autograder.roster import (
     normalise_name,
     read_roster,
 )
-from autograder.submissions import discover
+from autograder.collect.submissions import discover
 
 UTC = dt.timezone.utc
 

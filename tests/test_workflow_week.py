@@ -26,11 +26,11 @@ import pytest
 from toy_course import LAB_ID, NOTEBOOK, make_course, source_notebook
 from workflow_helpers import fresh_gradebook
 
-from autograder.build import build
+from autograder.authoring.build import build
 from autograder.cli import main
 from autograder.course import load_course
-from autograder.gradebook import open_gradebook
-from autograder.leaks import normalise, notebook_secrets, secret_lines
+from autograder.record.gradebook import open_gradebook
+from autograder.authoring.leaks import normalise, notebook_secrets, secret_lines
 
 REPO = Path(__file__).resolve().parents[1]
 DUE = dt.datetime(2026, 10, 10, 17, 0, tzinfo=dt.timezone.utc)

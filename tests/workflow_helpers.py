@@ -11,7 +11,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from autograder.gradebook import open_gradebook
+from autograder.record.gradebook import open_gradebook
 
 
 @functools.lru_cache(maxsize=1)

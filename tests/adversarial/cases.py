@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from nbformat.v4 import new_code_cell
 
-from autograder.restore import grade_id_of
+from autograder.review.restore import grade_id_of
 
 DOUBLE_OK = "def double(x):\n    return 2 * x"
 DOUBLE_WRONG = "def double(x):\n    return 0"

@@ -14,8 +14,8 @@ from nbgrader.preprocessors import SaveCells
 from sqlalchemy import Column, DateTime, MetaData, String, Table, Text, delete, insert, select
 from sqlalchemy.exc import SAWarning
 
-from .notebooks import nbgrader_config
-from .scoring import CellScore
+from autograder.authoring.notebooks import nbgrader_config
+from autograder.judge.scoring import CellScore
 
 
 def _alembic_on_path() -> None:

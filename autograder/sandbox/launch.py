@@ -1,4 +1,4 @@
-"""Kernel launcher for the grading sandbox: ``python -m autograder.sandbox_launch CONFIGS CONNECTION_FILE``.
+"""Kernel launcher for the grading sandbox: ``python -m autograder.sandbox.launch CONFIGS CONNECTION_FILE``.
 
 Runs outside the sandbox (as the grader's user): reads the kernel's launch config, creates
 its cgroups, then starts ipykernel inside bubblewrap with rlimits, and waits for it.

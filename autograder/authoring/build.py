@@ -10,8 +10,8 @@ from pathlib import Path
 
 from nbformat.v4 import new_code_cell, new_markdown_cell
 
-from .course import Course, Lab
-from .notebooks import clear_outputs, dumps, read_notebook, release_version
+from autograder.course import Course, Lab
+from autograder.authoring.notebooks import clear_outputs, dumps, read_notebook, release_version
 
 COLAB_LINKS = "colab_links.md"
 HEADER_IDS = ("colab-badge", "colab-setup")

@@ -24,8 +24,8 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 
-from .harness import ProofSession, imported_modules
-from .sandbox import KERNEL_NAME, Sandbox
+from autograder.judge.harness import ProofSession, imported_modules
+from autograder.sandbox.sandbox import KERNEL_NAME, Sandbox
 
 GRADING_ENV = {
     "COURSE_FAST": "1",  # grading and CI run the fast mode
@@ -126,7 +126,7 @@ def execute_notebook(
 
     With a ``sandbox`` the kernel runs inside it (its environment comes from the sandbox).
     Cells listed in ``proof_cells`` (index -> grade id) run through the proof harness
-    (:mod:`autograder.harness`); the outcome says which of them proved they completed.
+    (:mod:`autograder.judge.harness`); the outcome says which of them proved they completed.
     """
     proof_cells = proof_cells or {}
     session = ProofSession(imports=imported_modules(nb))

@@ -94,7 +94,7 @@ class Sandbox:
         self.configs = self.root / "configs"  # readable by the grader only
         self.configs.mkdir()
         spec = {
-            "argv": [sys.executable, "-m", "autograder.sandbox_launch", str(self.configs), "{connection_file}"],
+            "argv": [sys.executable, "-m", "autograder.sandbox.launch", str(self.configs), "{connection_file}"],
             "display_name": "Course sandbox",
             "language": "python",
             "interrupt_mode": "message",

@@ -15,11 +15,11 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
-from .course import Course
-from .layout import export_dir
-from .penalties import apply_late_penalties
-from .results import LabResult, lab_results, questions
-from .roster import RosterEntry, load_roster
+from autograder.course import Course
+from autograder.layout import export_dir
+from autograder.record.penalties import apply_late_penalties
+from autograder.record.results import LabResult, lab_results, questions
+from autograder.collect.roster import RosterEntry, load_roster
 
 IDENTIFIERS = {"email": "Email address", "idnumber": "ID number"}
 

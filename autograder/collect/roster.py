@@ -18,8 +18,8 @@ from pathlib import Path
 
 from sqlalchemy.exc import SAWarning
 
-from .gradebook import open_gradebook
-from .layout import ensure_db_folder
+from autograder.record.gradebook import open_gradebook
+from autograder.layout import ensure_db_folder
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,99}$")
 COLUMNS = {

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from nbformat import NotebookNode
 from nbgrader.utils import compute_checksum, is_grade, is_solution
 
-from .restore import grade_id_of
+from autograder.review.restore import grade_id_of
 
 MAX_MESSAGE = 400
 

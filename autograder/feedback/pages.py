@@ -17,14 +17,14 @@ from pathlib import Path
 import jinja2
 from nbgrader.utils import is_solution
 
-from .course import Course, Lab
-from .layout import feedback_page, feedback_zip, submitted_dir
-from .leaks import normalise, notebook_secrets, redact, secret_lines
-from .notebooks import NotebookError, read_notebook
-from .penalties import apply_late_penalties
-from .restore import grade_id_of
-from .results import LabResult, lab_results
-from .roster import load_roster
+from autograder.course import Course, Lab
+from autograder.layout import feedback_page, feedback_zip, submitted_dir
+from autograder.authoring.leaks import normalise, notebook_secrets, redact, secret_lines
+from autograder.authoring.notebooks import NotebookError, read_notebook
+from autograder.record.penalties import apply_late_penalties
+from autograder.review.restore import grade_id_of
+from autograder.record.results import LabResult, lab_results
+from autograder.collect.roster import load_roster
 
 TEMPLATE = Path(__file__).parent / "templates" / "feedback.html.j2"
 SHOW_HINT = {"failed", "partly passed", "not run", "not graded"}

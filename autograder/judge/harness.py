@@ -10,7 +10,7 @@ proof: blanked cells, swallowed tracebacks, killed kernels and rewritten outputs
 
 Limits, stated honestly: code in the same process can in principle reach any object
 through frame, closure or garbage-collector introspection. Such code is conspicuous, and
-the static scan in :mod:`autograder.suspicion` flags it for a human.
+the static scan in :mod:`autograder.review.suspicion` flags it for a human.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from nbgrader.preprocessors import (
 )
 from traitlets.config import Config
 
-from .course import Course, Lab
+from autograder.course import Course, Lab
 
 CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
 TEXT_STUB = "YOUR ANSWER HERE"

@@ -21,11 +21,11 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .course import Course, Lab
-from .layout import collect_log, default_db_url, history_dir, submitted_dir, unmatched_dir
-from .lms import RawEntry, RawFile, SourceError, open_source
-from .roster import NameIndex, RosterEntry, load_roster
-from .submissions import read_timestamp
+from autograder.course import Course, Lab
+from autograder.layout import collect_log, default_db_url, history_dir, submitted_dir, unmatched_dir
+from autograder.collect.lms import RawEntry, RawFile, SourceError, open_source
+from autograder.collect.roster import NameIndex, RosterEntry, load_roster
+from autograder.collect.submissions import read_timestamp
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9 ._()+@-]")
 ACTIONS = ("collected", "replaced", "unchanged", "kept-earlier-copy", "duplicate", "unmatched", "ambiguous", "empty", "skipped")

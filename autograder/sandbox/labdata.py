@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from .course import Lab
+from autograder.course import Lab
 
 
 class DataNotReady(RuntimeError):

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .course import Lab
+from autograder.course import Lab
 
 _SKIP = re.compile(r"^(\.|__MACOSX$|Thumbs\.db$|desktop\.ini$)")
 _STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,99}$")

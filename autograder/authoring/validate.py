@@ -7,11 +7,11 @@ from pathlib import Path
 
 import nbformat
 
-from .course import Course, Lab
-from .execute import Limits
-from .grade import Job, SubmissionResult, lab_data_files, run_jobs, with_threads
-from .labdata import prepare_lab_data
-from .notebooks import lab_template
+from autograder.course import Course, Lab
+from autograder.sandbox.execute import Limits
+from autograder.grade import Job, SubmissionResult, lab_data_files, run_jobs, with_threads
+from autograder.sandbox.labdata import prepare_lab_data
+from autograder.authoring.notebooks import lab_template
 
 REFERENCE, RELEASE = "reference-solution", "student-release"
 

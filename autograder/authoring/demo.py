@@ -7,9 +7,9 @@ from pathlib import Path
 
 from nbgrader.utils import is_grade, is_solution
 
-from .course import Course, Lab
-from .notebooks import dumps, read_notebook
-from .restore import grade_id_of
+from autograder.course import Course, Lab
+from autograder.authoring.notebooks import dumps, read_notebook
+from autograder.review.restore import grade_id_of
 
 
 def partial_submission(course: Course, lab: Lab):

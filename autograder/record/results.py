@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from nbgrader.api import MissingEntry
 from nbgrader.utils import is_grade, is_solution
 
-from .course import Course, Lab
-from .gradebook import open_gradebook
-from .layout import report_json
-from .notebooks import lab_template
-from .restore import grade_id_of
+from autograder.course import Course, Lab
+from autograder.record.gradebook import open_gradebook
+from autograder.layout import report_json
+from autograder.authoring.notebooks import lab_template
+from autograder.review.restore import grade_id_of
 
 
 @dataclass

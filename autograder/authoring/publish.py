@@ -21,9 +21,9 @@ from pathlib import Path
 
 import tomllib
 
-from .build import COLAB_LINKS, build, render_colab_links
-from .course import Course
-from .leaks import course_secrets, find_leaks
+from autograder.authoring.build import COLAB_LINKS, build, render_colab_links
+from autograder.course import Course
+from autograder.authoring.leaks import course_secrets, find_leaks
 
 MANAGED = ("labs", "course_utils", "README.md", COLAB_LINKS, "LICENSE", "pyproject.toml", ".gitignore")
 _CLUTTER = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints", ".DS_Store", "*.egg-info")

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from .course import Course
+from autograder.course import Course
 
 Handler = Callable[[Course, argparse.Namespace], int]
 
@@ -22,9 +22,9 @@ def _friendly(handler: Handler) -> Handler:
 
     @functools.wraps(handler)
     def run(course: Course, args: argparse.Namespace) -> int:
-        from .collect import SourceError
-        from .publish import PublishError
-        from .roster import RosterError
+        from autograder.collect.collect import SourceError
+        from autograder.authoring.publish import PublishError
+        from autograder.collect.roster import RosterError
 
         try:
             return handler(course, args)
@@ -36,7 +36,7 @@ def _friendly(handler: Handler) -> Handler:
 
 
 def _db(course: Course, args: argparse.Namespace) -> str:
-    from .layout import default_db_url
+    from autograder.layout import default_db_url
 
     return args.db_url or default_db_url(course)
 
@@ -44,7 +44,7 @@ def _db(course: Course, args: argparse.Namespace) -> str:
 @_friendly
 def cmd_roster_import(course: Course, args: argparse.Namespace) -> int:
     """Import a roster CSV into the gradebook."""
-    from .roster import import_roster, read_roster
+    from autograder.collect.roster import import_roster, read_roster
 
     roster = read_roster(Path(args.file))
     for problem in roster.problems:
@@ -57,7 +57,7 @@ def cmd_roster_import(course: Course, args: argparse.Namespace) -> int:
 @_friendly
 def cmd_roster_list(course: Course, args: argparse.Namespace) -> int:
     """Print the roster stored in the gradebook."""
-    from .roster import load_roster
+    from autograder.collect.roster import load_roster
 
     entries = load_roster(_db(course, args), course.id)
     for entry in entries:
@@ -69,8 +69,8 @@ def cmd_roster_list(course: Course, args: argparse.Namespace) -> int:
 @_friendly
 def cmd_collect(course: Course, args: argparse.Namespace) -> int:
     """File an LMS download into grading/submitted."""
-    from .collect import collect, format_report
-    from .lms import parse_timestamp, parse_zone
+    from autograder.collect.collect import collect, format_report
+    from autograder.collect.lms import parse_timestamp, parse_zone
 
     lab = course.lab(args.lab)
     zone = parse_zone(args.timezone)
@@ -85,7 +85,7 @@ def cmd_collect(course: Course, args: argparse.Namespace) -> int:
 @_friendly
 def cmd_feedback(course: Course, args: argparse.Namespace) -> int:
     """Write the HTML feedback pages (and zips) of a lab."""
-    from .feedback import write_feedback
+    from autograder.feedback.pages import write_feedback
 
     lab = course.lab(args.lab)
     report = write_feedback(course, lab, _db(course, args), args.student or None, make_zips=args.zip, show_answers=not args.no_answers)
@@ -101,7 +101,7 @@ def cmd_feedback(course: Course, args: argparse.Namespace) -> int:
 @_friendly
 def cmd_export(course: Course, args: argparse.Namespace) -> int:
     """Write the full marks CSV and the Moodle grade-import CSV."""
-    from .export import export_marks
+    from autograder.record.export import export_marks
 
     report = export_marks(course, _db(course, args), Path(args.out) if args.out else None, identifier=args.identifier)
     print(f"{report.students} students: {report.full_csv} and {report.moodle_csv}")
@@ -113,7 +113,7 @@ def cmd_export(course: Course, args: argparse.Namespace) -> int:
 @_friendly
 def cmd_publish(course: Course, args: argparse.Namespace) -> int:
     """Write the student-facing repository into a folder."""
-    from .publish import publish
+    from autograder.authoring.publish import publish
 
     report = publish(course, Path(args.dir))
     print(f"published {', '.join(report.written)} into {report.target} (package {report.package})")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from nbformat import NotebookNode
 from nbgrader.utils import is_solution
 
-from .notebooks import without_hidden_tests
+from autograder.authoring.notebooks import without_hidden_tests
 
 
 def grade_id_of(cell: NotebookNode) -> str | None:

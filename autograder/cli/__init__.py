@@ -9,11 +9,11 @@ import sys
 import time
 from pathlib import Path
 
-from .course import Course, CourseError, load_course
-from .execute import Limits
-from .grade import SandboxUnavailable
-from .labdata import DataNotReady
-from .notebooks import NotebookError
+from autograder.course import Course, CourseError, load_course
+from autograder.sandbox.execute import Limits
+from autograder.grade import SandboxUnavailable
+from autograder.sandbox.labdata import DataNotReady
+from autograder.authoring.notebooks import NotebookError
 
 
 def _labs(course: Course, names: list[str]):
@@ -22,7 +22,7 @@ def _labs(course: Course, names: list[str]):
 
 def cmd_build(course: Course, args: argparse.Namespace) -> int:
     """Generate releases and Colab links (or check they are current)."""
-    from .build import build
+    from autograder.authoring.build import build
 
     report = build(course, check=args.check)
     if args.check:
@@ -43,7 +43,7 @@ def cmd_build(course: Course, args: argparse.Namespace) -> int:
 
 def cmd_validate(course: Course, args: argparse.Namespace) -> int:
     """Check solutions score full marks and releases zero, in fast mode."""
-    from .validate import validate_labs
+    from autograder.authoring.validate import validate_labs
 
     labs = _labs(course, args.labs)
     start = time.monotonic()
@@ -63,7 +63,7 @@ def cmd_validate(course: Course, args: argparse.Namespace) -> int:
 
 def cmd_grade(course: Course, args: argparse.Namespace) -> int:
     """Autograde a folder of submissions."""
-    from .grade import format_table, grade_lab
+    from autograder.grade import format_table, grade_lab
 
     lab = course.lab(args.lab)
     report = grade_lab(course, lab, Path(args.submissions), _grade_options(args), db_url=args.db_url)
@@ -80,7 +80,7 @@ def cmd_data(course: Course, args: argparse.Namespace) -> int:
     from course_utils.data.cache import cache_dir
     from course_utils.data.registry import entries
 
-    from .labdata import prepare_lab_data
+    from autograder.sandbox.labdata import prepare_lab_data
 
     labs = _labs(course, args.labs)
     described = entries()
@@ -97,10 +97,10 @@ def cmd_data(course: Course, args: argparse.Namespace) -> int:
 
 def cmd_demo(course: Course, args: argparse.Namespace) -> int:
     """Build, make example submissions, grade them and print the marks."""
-    from .build import build
-    from .demo import write_demo_submissions
-    from .grade import format_table, grade_lab
-    from .layout import demo_submissions_dir
+    from autograder.authoring.build import build
+    from autograder.authoring.demo import write_demo_submissions
+    from autograder.grade import format_table, grade_lab
+    from autograder.layout import demo_submissions_dir
 
     build(course)
     lab = course.lab(args.lab) if args.lab else course.labs[0]
@@ -132,8 +132,8 @@ def print_review_list(results) -> None:
 
 
 def _grade_options(args: argparse.Namespace):
-    from .grade import GradeOptions
-    from .sandbox import SandboxLimits
+    from autograder.grade import GradeOptions
+    from autograder.sandbox.sandbox import SandboxLimits
 
     return GradeOptions(
         workers=args.workers,
@@ -204,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     run_options(p, workers=0)
     p.set_defaults(func=cmd_demo)
 
-    from .cli_workflow import add_workflow_commands  # roster, collect, feedback, export, publish
+    from autograder.cli.workflow import add_workflow_commands  # roster, collect, feedback, export, publish
 
     add_workflow_commands(sub)
     return parser

@@ -19,9 +19,9 @@ from nbgrader.plugins import LateSubmissionPlugin
 from sqlalchemy.exc import SAWarning
 from traitlets import Float
 
-from .course import Course, Lab
-from .gradebook import open_gradebook
-from .latepolicy import LatePolicy
+from autograder.course import Course, Lab
+from autograder.record.gradebook import open_gradebook
+from autograder.record.latepolicy import LatePolicy
 
 
 class CourseLatePenalty(LateSubmissionPlugin):

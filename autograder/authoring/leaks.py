@@ -15,8 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .course import Course
-from .notebooks import read_notebook
+from autograder.course import Course
+from autograder.authoring.notebooks import read_notebook
 
 MARKERS = {
     "solution": ("### BEGIN SOLUTION", "### END SOLUTION"),

@@ -1,0 +1,1 @@
+"""Writing, building, proving and publishing labs: release and template derivation, validation, demo."""

@@ -1,0 +1,1 @@
+"""The gradebook, per-student results, late penalties and mark exports."""

@@ -1,0 +1,1 @@
+"""Defence in depth that explains odd submissions to a human: restoring instructor cells, the static scan."""

@@ -1,0 +1,1 @@
+"""Running untrusted notebooks: the bubblewrap sandbox, its kernel launcher, execution limits, worker pools."""
