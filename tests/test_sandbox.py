@@ -17,14 +17,18 @@ def test_bwrap_command_isolates_everything_but_the_workdir():
         "env": {"COURSE_FAST": "1"},
         "limits": {"tmp_mb": 64},
     }
-    cmd = bwrap_command(config, "/tmp/s/connection.json")
+    unprivileged = bwrap_command(config, "/tmp/s/connection.json", privileged=False)
+    assert unprivileged[:2] == ["bwrap", "--unshare-all"] and "--uid 65534 --gid 65534" in " ".join(unprivileged)
+    cmd = bwrap_command(config, "/tmp/s/connection.json", privileged=True)
     joined = " ".join(cmd)
-    assert cmd[:2] == ["bwrap", "--unshare-all"] and "--die-with-parent" in cmd and "--clearenv" in cmd
-    assert "--uid 65534 --gid 65534" in joined
+    # As root: no user namespace (it would map the kernel to the host's root); the bootstrap drops to 65534.
+    assert "--unshare-user" not in cmd and "--unshare-all" not in cmd and "--uid" not in cmd
+    assert all(f"--unshare-{ns}" in cmd for ns in ("pid", "net", "ipc", "uts"))
+    assert "--die-with-parent" in cmd and "--clearenv" in cmd
     assert "--ro-bind /usr /usr" in joined and "--ro-bind /venv /venv" in joined
-    assert "--bind /tmp/w /tmp/w" in joined and "--chdir /tmp/w" in joined
+    assert "--tmpfs /tmp/w" in joined and "--ro-bind /tmp/w /run/course-seed" in joined and "--chdir /tmp/w" in joined
     assert "--setenv COURSE_FAST 1" in joined
-    assert cmd[-4:] == ["ipykernel_launcher", "-f", "/tmp/s/connection.json"][-3:] or cmd[-3:] == ["ipykernel_launcher", "-f", "/tmp/s/connection.json"]
+    assert cmd[-3:] == ["/run/course-seed", "/tmp/w", "/tmp/s/connection.json"] and "setresuid" in cmd[-4]
 
 
 def test_no_sandbox_means_refusal_unless_explicitly_allowed(monkeypatch):

@@ -33,7 +33,8 @@ class SandboxLimits:
     pids: int = 256  # counts threads too: DataLoader workers and BLAS need some
     cpu_s: int = 1800
     file_mb: int = 512
-    tmp_mb: int = 512
+    tmp_mb: int = 512  # the private /tmp (a tmpfs; its pages count against memory_mb)
+    workdir_mb: int = 1024  # the working directory (a tmpfs too)
     open_files: int = 1024
 
 
