@@ -38,6 +38,7 @@ from autograder.sandbox.sandbox import Sandbox, SandboxLimits, unavailable_reaso
 from autograder.judge.scoring import NO_PROOF, CellScore, not_run_scores, score_notebook, test_cells
 from autograder.collect.submissions import Submission, discover
 from autograder.review.suspicion import scan_notebook
+from autograder.feedback.sanitise import sanitise_notebook
 
 
 @dataclass(frozen=True)
@@ -133,7 +134,7 @@ def grade_submission(job: Job) -> SubmissionResult:
     executed, _ = LimitOutput(config=nbgrader_config()).preprocess(outcome.notebook, {})
     if job.output:
         Path(job.output).parent.mkdir(parents=True, exist_ok=True)
-        Path(job.output).write_text(dumps(executed), encoding="utf-8")
+        Path(job.output).write_text(dumps(sanitise_notebook(executed)[0]), encoding="utf-8")  # rendered by the formgrader: inert
     scores = score_notebook(executed, outcome.proven)
     flags = scan_notebook(restored.notebook, baseline=template)
     flags += [f"replaced {name} while running (restored before the tests)" for name in sorted(outcome.restored)]

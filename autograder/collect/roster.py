@@ -125,6 +125,11 @@ def read_roster(path: Path) -> RosterFile:
     return roster
 
 
+def _inert(name: str) -> str:
+    """A name without the two characters that make markup, ``<`` and ``>`` (no real name has them)."""
+    return name.replace("<", "").replace(">", "").strip()
+
+
 @dataclass(frozen=True)
 class ImportReport:
     """How many students a roster import created and updated."""
@@ -142,8 +147,8 @@ def import_roster(db_url: str, course_id: str, entries: list[RosterEntry]) -> Im
         for entry in entries:
             gb.update_or_create_student(
                 entry.id,
-                first_name=entry.first_name or None,
-                last_name=entry.last_name or None,
+                first_name=_inert(entry.first_name) or None,  # nbgrader's formgrader shows names unescaped
+                last_name=_inert(entry.last_name) or None,
                 email=entry.email or None,
             )
             (updated if entry.id in known else created).append(entry.id)
