@@ -11,9 +11,11 @@ from __future__ import annotations
 import atexit
 import csv
 import dataclasses
+import functools
 import hashlib
 import json
 import os
+import secrets
 import shutil
 import tempfile
 import warnings
@@ -33,9 +35,13 @@ from autograder.record.gradebook import load_state, record_scores, register_lab
 from autograder.layout import default_db_url, grading_root
 from autograder.sandbox.labdata import prepare_lab_data
 from autograder.authoring.notebooks import NotebookError, dumps, lab_template, nbgrader_config, read_notebook
-from autograder.review.restore import restore
+from autograder.review.restore import grade_id_of, restore
 from autograder.sandbox.sandbox import Sandbox, SandboxLimits, unavailable_reason
-from autograder.judge.scoring import NO_PROOF, CellScore, not_run_scores, score_notebook, test_cells
+from autograder.judge.hidden import HiddenBlockError, HiddenTest
+from autograder.judge.judging import judge_all
+from autograder.judge.probes import lab_tests
+from autograder.judge.reference import ReferenceBroken, check_reference, load_reference, reference_key, write_reference
+from autograder.judge.scoring import CellScore, not_run_scores, score_notebook
 from autograder.collect.submissions import Submission, discover
 from autograder.review.suspicion import scan_notebook
 from autograder.feedback.sanitise import sanitise_notebook
@@ -55,6 +61,9 @@ class Job:
     limits: Limits = Limits()
     kernel_name: str = "python3"
     sandbox: SandboxLimits | None = None  # None: run without a sandbox (trusted code only)
+    seed: int = 0  # the probes' inputs are drawn from it
+    reference: str | None = None  # the reference records' file; None: this run makes them
+    notes: tuple[str, ...] = ()  # problems found with the submission's files, graded anyway (e.g. a duplicate)
 
 
 @dataclass
@@ -68,6 +77,9 @@ class SubmissionResult:
     repairs: list[str] = field(default_factory=list)
     duration_s: float = 0.0
     flags: list[str] = field(default_factory=list)  # reasons for a human to review
+    seed: int | None = None  # the seed the probes ran with (regrades reuse it)
+    # Only for the reference run: its probe records, for the reference file (never persisted).
+    records: dict | None = field(default=None, repr=False, compare=False)
 
     @property
     def auto_score(self) -> float:
@@ -86,7 +98,8 @@ class SubmissionResult:
 
     def to_dict(self) -> dict:
         """Return a JSON-serialisable dict."""
-        data = asdict(self)
+        data = asdict(dataclasses.replace(self, records=None))
+        data.pop("records")
         data.update(auto_score=self.auto_score, auto_max=self.auto_max, manual_pending=self.manual_pending)
         return data
 
@@ -101,6 +114,7 @@ class SubmissionResult:
             repairs=list(data.get("repairs", [])),
             duration_s=float(data.get("duration_s", 0.0)),
             flags=list(data.get("flags", [])),
+            seed=data.get("seed"),
         )
 
 
@@ -115,6 +129,11 @@ def grade_submission(job: Job) -> SubmissionResult:
     except NotebookError as error:
         return SubmissionResult(job.student, "rejected", str(error), not_run_scores(template, str(error)))
     restored = restore(submitted, template)
+    try:
+        tests = _tests_of(job.template)
+    except HiddenBlockError as error:
+        raise ReferenceBroken(f"the lab's hidden tests are not in the probe/judge form: {error}") from error
+    probes = {i: tests[gid] for i, cell in enumerate(restored.notebook.cells) if (gid := grade_id_of(cell)) in tests}
     workdir = Path(tempfile.mkdtemp(prefix=f"grade-{job.student}-"))
     try:
         for source, name in job.data_files:
@@ -127,7 +146,8 @@ def grade_submission(job: Job) -> SubmissionResult:
             job.limits,
             job.kernel_name,
             sandbox=_worker_sandbox(job),
-            proof_cells=test_cells(restored.notebook),
+            probes=probes,
+            seed=job.seed,
         )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -135,17 +155,30 @@ def grade_submission(job: Job) -> SubmissionResult:
     if job.output:
         Path(job.output).parent.mkdir(parents=True, exist_ok=True)
         Path(job.output).write_text(dumps(sanitise_notebook(executed)[0]), encoding="utf-8")  # rendered by the formgrader: inert
-    scores = score_notebook(executed, outcome.proven)
+    reference_records = None
+    if job.reference is None:  # the reference run: judged against itself, checked by the caller
+        reference_records = {gid: r for gid, r in outcome.records.items() if not isinstance(r, str) and r.ok}
+        verdicts = judge_all({g: tests[g] for g in reference_records}, reference_records, reference_records)
+    else:
+        verdicts = judge_all(tests, outcome.records, load_reference(job.reference))
+    scores = score_notebook(executed, verdicts)
     flags = scan_notebook(restored.notebook, baseline=template)
-    flags += [f"replaced {name} while running (restored before the tests)" for name in sorted(outcome.restored)]
+    flags += outcome.notices  # output discarded, disk full, slow cells: the limits it ran into
     if outcome.completed:
         status, message = "graded", "ran to the end"
     else:
         status, message = "stopped", outcome.problem or "stopped early"
         flags.append(message)
-    if any(s.message == NO_PROOF for s in scores):
-        flags.append("a test cell ran without error but did not prove it completed")
-    return SubmissionResult(job.student, status, message, scores, restored.repairs, outcome.duration_s, flags)
+    result = SubmissionResult(job.student, status, message, scores, restored.repairs, outcome.duration_s, flags, seed=job.seed)
+    if job.reference is None:
+        result.records = dict(outcome.records)
+    return result
+
+
+@functools.lru_cache(maxsize=16)
+def _tests_of(template: str) -> dict[str, HiddenTest]:
+    """The lab's parsed hidden tests, once per worker process and template."""
+    return lab_tests(nbformat.reads(template, as_version=4))
 
 
 _SANDBOXES: dict[tuple[SandboxLimits, int], Sandbox] = {}
@@ -175,6 +208,7 @@ class GradeOptions:
     sandbox: SandboxLimits | None = SandboxLimits()  # None: trusted code, no sandbox
     allow_unsandboxed: bool = False  # grade untrusted code even where no sandbox works
     force: bool = False  # regrade submissions already graded with the same content
+    seed: int | None = None  # the probes' seed; None: the lab's recorded seed, or a fresh draw
     scheduler: str | None = None  # a Dask scheduler address, or "local"; None: a local process pool
 
 
@@ -269,9 +303,11 @@ def grade_lab(course: Course, lab: Lab, submissions_dir: Path, options: GradeOpt
     submissions = discover(submissions_dir, lab)
     workers = options.workers or default_workers(len(submissions))
     limits = with_threads(options.limits, workers)
+    seed = lab_seed(db_url, course.id, lab.id, options.seed)
     jobs = [_job(course, lab, root, s, template, limits, options.kernel_name, sandbox) for s in submissions]
     results: list[SubmissionResult] = []
     stamps = {s.student: s.timestamp for s in submissions}
+    jobs = [dataclasses.replace(job, seed=seed) for job in jobs]
     fingerprints = {job.student: fingerprint(job) for job in jobs}
     done = load_state(db_url, course.id, lab.id)
     skipped = []
@@ -283,13 +319,18 @@ def grade_lab(course: Course, lab: Lab, submissions_dir: Path, options: GradeOpt
                 skipped.append(job.student)
         jobs = [job for job in jobs if job.student not in skipped]
 
+    notes = {job.student: job.notes for job in jobs}
+
     def record(result: SubmissionResult) -> None:
+        result.flags[:0] = [n for n in notes.get(result.student, ()) if n not in result.flags]
         state = (fingerprints[result.student], json.dumps(result.to_dict()))
         record_scores(db_url, course.id, lab.id, notebook_id, result.student, result.scores, stamps.get(result.student), state)
         results.append(result)
 
     if jobs:
         prepare_lab_data([lab])  # before any kernel: the sandbox sees the data cache read-only
+        reference = prepare_reference(course, lab, template, seed, limits, options.kernel_name, sandbox, options.progress)
+        jobs = [dataclasses.replace(job, reference=str(reference)) for job in jobs]
     run_jobs(jobs, workers, options.progress, record, options.scheduler)
     # --- late policy (course.toml due/grace/penalty keys) through nbgrader's LateSubmissionPlugin: penalties.py ---
     from autograder.record.penalties import apply_late_penalties
@@ -304,23 +345,86 @@ def grade_lab(course: Course, lab: Lab, submissions_dir: Path, options: GradeOpt
     return GradeReport(lab.id, results, marks, report, skipped)
 
 
-GRADER_VERSION = "4"  # bump when grading logic changes, so every submission is regraded
+GRADER_VERSION = "5"  # bump when grading logic changes, so every submission is regraded
 
 
 def fingerprint(job: Job) -> str:
-    """What a submission's grade depends on: its bytes, the lab's tests, the grader's version."""
+    """What a submission's grade depends on: its bytes, the lab's tests and seed, the grader's version."""
     digest = hashlib.sha256(GRADER_VERSION.encode())
     digest.update(job.template.encode())
+    digest.update(f"seed={job.seed}".encode())
     digest.update((job.problem or "").encode())
+    if job.notes:
+        digest.update("\n".join(job.notes).encode())
     if job.submission and Path(job.submission).is_file():
         digest.update(Path(job.submission).read_bytes())
     return digest.hexdigest()
 
 
+def lab_seed(db_url: str, course_id: str, lab_id: str, requested: int | None) -> int:
+    """The probes' seed for a lab: ``requested``, else the one recorded, else a fresh draw (recorded)."""
+    from autograder.record.gradebook import recorded_seed, record_seed
+
+    if requested is None:
+        requested = recorded_seed(db_url, course_id, lab_id)
+    if requested is None:
+        requested = secrets.randbelow(2**31)
+    record_seed(db_url, course_id, lab_id, requested)
+    return requested
+
+
+def prepare_reference(
+    course: Course,
+    lab: Lab,
+    template: str,
+    seed: int,
+    limits: Limits,
+    kernel_name: str,
+    sandbox: SandboxLimits | None,
+    progress: bool = False,
+    folder: Path | None = None,
+) -> Path:
+    """The reference records' file for ``lab`` at ``seed``: reused if present, else made now.
+
+    Raises :class:`ReferenceBroken` when the source notebook's answers do not pass their own
+    lab's judges (nobody can be graded fairly against it).
+    """
+    source = course.source_notebook(lab)
+    key = reference_key(template, source.read_bytes(), seed, GRADER_VERSION)
+    path = (folder or layout.grading_root(course) / "reference" / lab.id) / f"{key[:24]}.json"
+    if path.is_file():
+        return path
+    try:
+        tests = _tests_of(template)
+    except HiddenBlockError as error:
+        raise ReferenceBroken(f"{lab.id}: {error}") from error
+    job = Job(
+        student="reference-solution",
+        submission=str(source),
+        problem=None,
+        template=template,
+        data_files=lab_data_files(course, lab),
+        output=None,
+        limits=limits,
+        kernel_name=kernel_name,
+        sandbox=sandbox,
+        seed=seed,
+        reference=None,
+    )
+    result = grade_submission(job)
+    problems = check_reference(tests, result.records or {})
+    if result.status != "graded":
+        problems.insert(0, f"the reference solution did not run to the end: {result.message}")
+    if problems:
+        raise ReferenceBroken(f"{lab.id}: the reference solution cannot be graded against:\n  " + "\n  ".join(problems))
+    write_reference(path, seed, {gid: r for gid, r in (result.records or {}).items() if not isinstance(r, str)})
+    return path
+
+
 def with_threads(limits: Limits, workers: int) -> Limits:
-    """Share the CPU cores among ``workers`` kernels (at least one thread each)."""
-    threads = max(1, (os.cpu_count() or 1) // max(1, workers))
-    return dataclasses.replace(limits, threads=threads)
+    """The limits every kernel runs with: ``limits.threads`` threads (1 by default, ``--threads``),
+    whatever the number of workers and cores, so that no result depends on the machine."""
+    return dataclasses.replace(limits, threads=max(1, limits.threads))
 
 
 def _job(
@@ -355,6 +459,7 @@ def _job(
         limits=limits,
         kernel_name=kernel_name,
         sandbox=sandbox,
+        notes=submission.notes,
     )
 
 

@@ -1,7 +1,8 @@
 """Reading a lab's source notebook in tests: its graded cells, and running them outside Jupyter.
 
-Lab test files use this to execute the notebook's own autograder cells (hidden tests
-included) against reference answers, correct answers written differently, and wrong ones.
+Lab test files use this to run the notebook's own hidden tests (the probe over a namespace,
+through the real wire format, then the judge against the reference's record at the same seed)
+on reference answers, correct answers written differently, and wrong ones.
 """
 
 from __future__ import annotations
@@ -13,6 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
+
+from autograder.in_kernel.probe_runtime import run_probe
+from autograder.judge.hidden import HiddenTest, parse_test_cell
+from autograder.judge.judging import Verdict, judge_record
+from autograder.judge.wire import ProbeRecord, decode_record
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -66,16 +72,29 @@ class LabCells:
             run_source(self.source(answer_id), namespace, f"<{answer_id}>")
         return namespace
 
-    def run_tests(self, grade_id: str, namespace: dict[str, Any]) -> dict[str, Any]:
-        """Run one autograder test cell (public and hidden parts) in ``namespace``."""
-        source = self.source(grade_id)
-        assert "### BEGIN HIDDEN TESTS" in source, f"{grade_id} has no hidden tests"
-        return run_source(source, namespace, f"<{grade_id}>")
+    def run_visible(self, grade_id: str, namespace: dict[str, Any]) -> dict[str, Any]:
+        """Run a test cell's visible checks (what students run) in ``namespace``."""
+        return run_source(self.hidden_test(grade_id).visible, namespace, f"<{grade_id} visible>")
 
-    def fails(self, grade_id: str, namespace: dict[str, Any]) -> bool:
-        """True when the test cell rejects what ``namespace`` holds."""
-        try:
-            self.run_tests(grade_id, namespace)
-        except Exception:  # CheckFailed/AssertionError, and whatever a wrong answer raises
-            return True
-        return False
+    def hidden_test(self, grade_id: str) -> HiddenTest:
+        """The test cell's probe and judge, split exactly as the grader splits them."""
+        return parse_test_cell(grade_id, self.source(grade_id))
+
+    def probe(self, grade_id: str, namespace: dict[str, Any], seed: int = 0) -> ProbeRecord:
+        """Run the cell's probe over ``namespace`` in this process, through the real wire format."""
+        payload = run_probe(self.hidden_test(grade_id).probe_source, seed, namespace)
+        return decode_record({**payload, "nonce": "test"}, "test")
+
+    def verdict(self, grade_id: str, namespace: dict[str, Any], reference: dict[str, Any] | ProbeRecord, seed: int = 0) -> Verdict:
+        """The judge's verdict on ``namespace`` against the ``reference`` namespace (or its record) at ``seed``."""
+        ref = reference if isinstance(reference, ProbeRecord) else self.probe(grade_id, reference, seed)
+        assert ref.ok, f"the reference's probe failed: {ref.error}"
+        return judge_record(self.hidden_test(grade_id), self.probe(grade_id, namespace, seed), ref)
+
+    def passes(self, grade_id: str, namespace: dict[str, Any], reference: dict[str, Any] | ProbeRecord, seed: int = 0) -> bool:
+        """True when the judge accepts what ``namespace`` holds."""
+        return self.verdict(grade_id, namespace, reference, seed).passed
+
+    def fails(self, grade_id: str, namespace: dict[str, Any], reference: dict[str, Any] | ProbeRecord, seed: int = 0) -> bool:
+        """True when the judge refuses what ``namespace`` holds."""
+        return not self.passes(grade_id, namespace, reference, seed)

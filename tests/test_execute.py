@@ -44,16 +44,32 @@ def test_a_dying_kernel_is_reported(tmp_path):
     assert outcome.notebook.cells[2].execution_count is None
 
 
-def test_course_utils_checks_replaced_through_the_package_are_restored_before_tests(tmp_path):
-    """Hidden tests import checks from the package (`from course_utils import check_close`)."""
-    student = (
-        "import course_utils\n"
-        "course_utils.check_close = lambda *args, **kwargs: None\n"
-        "course_utils.check_type = lambda *args, **kwargs: None"
-    )
-    wrong = "from course_utils import check_close, check_type\ncheck_type('one', float)\ncheck_close(1.0, 2.0)"
-    right = "from course_utils import check_close, check_type\ncheck_type(1.0, float)\ncheck_close(1.0, 1.0)"
-    outcome = execute_notebook(_nb(student, wrong, student, right), tmp_path, proof_cells={1: "wrong", 3: "right"})
+def test_probes_send_back_data_whatever_the_visible_checks_did(tmp_path):
+    """A test cell runs its visible part as students see it, then its probe on its own."""
+    from autograder.judge.hidden import parse_test_cell
+
+    tests = {
+        1: parse_test_cell("q1", "raise RuntimeError('visible check')\n### BEGIN HIDDEN TESTS\ndef probe(seed):\n    return {'y': double(seed)}\ndef judge(got, ref):\n    pass\n### END HIDDEN TESTS"),
+        2: parse_test_cell("q2", "### BEGIN HIDDEN TESTS\ndef probe(seed):\n    return {'y': missing(seed)}\ndef judge(got, ref):\n    pass\n### END HIDDEN TESTS"),
+    }
+    nb = _nb("def double(x):\n    return 2 * x", "placeholder", "placeholder", "probe = 'the student names something probe'")
+    outcome = execute_notebook(nb, tmp_path, probes=tests, seed=21)
     assert outcome.completed
-    assert outcome.proven == {"right"}, "a wrong answer passed through replaced package-level checks"
-    assert {"course_utils.check_close", "course_utils.check_type"} <= outcome.restored
+    assert outcome.records["q1"].ok and outcome.records["q1"].data == {"y": 42}
+    assert not outcome.records["q2"].ok and "NameError" in outcome.records["q2"].error
+    assert outcome.notebook.cells[1].outputs[0]["ename"] == "RuntimeError", "the visible part ran and kept its output"
+    assert not any("probe" in str(o) for c in outcome.notebook.cells[1:3] for o in c.outputs), "probe outputs are not saved"
+
+
+def test_a_student_who_breaks_the_probe_machinery_gets_no_data(tmp_path):
+    from autograder.judge.hidden import parse_test_cell
+
+    test = parse_test_cell("q1", "### BEGIN HIDDEN TESTS\ndef probe(seed):\n    return {'y': 1}\ndef judge(got, ref):\n    pass\n### END HIDDEN TESTS")
+    breakers = [
+        "import builtins\nbuiltins.exec = lambda *a, **k: None",
+        "import IPython.display as d\nd.publish_display_data = lambda *a, **k: None",
+        "from IPython.display import publish_display_data as p\nimport IPython.display as d\nd.publish_display_data = lambda data, **k: p({k2: {**v, 'nonce': 'x'} for k2, v in data.items()})",
+    ]
+    for breaker in breakers:
+        outcome = execute_notebook(_nb(breaker, "placeholder"), tmp_path, probes={1: test}, seed=0)
+        assert isinstance(outcome.records["q1"], str), (breaker, outcome.records)

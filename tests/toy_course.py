@@ -11,6 +11,40 @@ LAB_ID = "lab01_toy"
 NOTEBOOK = "lab01_toy.ipynb"
 
 
+# Hidden tests in the probe/judge form (docs/authoring.md): the probe runs in the student's
+# kernel and returns plain data; the judge runs in the grader and compares with the reference.
+Q1_HIDDEN = """### BEGIN HIDDEN TESTS
+def probe(seed):
+    import random
+
+    inputs = [random.Random(seed).randint(-100, 100) for _ in range(4)] + [21, -3]
+    return {"inputs": inputs, "outputs": [double(x) for x in inputs]}
+
+
+def judge(got, ref):
+    from autograder.judge import expect
+
+    outputs = got["outputs"]
+    expect.true(isinstance(outputs, list) and len(outputs) == len(ref["outputs"]), "double must return one number per call")
+    for x, mine, right in zip(ref["inputs"], outputs, ref["outputs"]):
+        expect.true(type(mine) in (int, float), f"double({x}) must return a number, got {type(mine).__name__}")
+        expect.true(mine == right, f"double({x}) returned {mine!r}")
+### END HIDDEN TESTS"""
+
+Q2_HIDDEN = """### BEGIN HIDDEN TESTS
+def probe(seed):
+    return {"inputs": [int(v) for v in DATA], "data": [square(int(v)) for v in DATA], "half": square(1.5)}
+
+
+def judge(got, ref):
+    from autograder.judge import expect
+
+    # A closed form the judge trusts: a wrong reference solution is caught by `course validate`.
+    expect.equal(got["data"], [x * x for x in ref["inputs"]], "the squares of the numbers in numbers.txt")
+    expect.close(got["half"], 2.25, "square(1.5)")
+### END HIDDEN TESTS"""
+
+
 def _meta(grade_id: str, *, solution: bool, grade: bool, locked: bool, points: float | None = None) -> dict:
     meta = {"grade_id": grade_id, "solution": solution, "grade": grade, "locked": locked, "schema_version": 3}
     if points is not None:
@@ -28,7 +62,7 @@ def source_notebook() -> nbformat.NotebookNode:
             metadata=_meta("q1-double", solution=True, grade=False, locked=False),
         ),
         new_code_cell(
-            "assert double(1) == 2, 'double(1) should be 2'\n### BEGIN HIDDEN TESTS\nresult = double(21)\nassert type(result) in (int, float), 'double must return a number'\nassert result == 42\nassert double(-3) == -6\n### END HIDDEN TESTS",
+            "assert double(1) == 2, 'double(1) should be 2'\n" + Q1_HIDDEN,
             metadata=_meta("q1-double-tests", solution=False, grade=True, locked=True, points=2),
         ),
         new_code_cell(
@@ -36,7 +70,7 @@ def source_notebook() -> nbformat.NotebookNode:
             metadata=_meta("q2-square", solution=True, grade=False, locked=False),
         ),
         new_code_cell(
-            "assert square(2) == 4\n### BEGIN HIDDEN TESTS\nassert [square(int(v)) for v in DATA] == [1, 4, 9]\nassert math.isclose(square(1.5), 2.25)\n### END HIDDEN TESTS",
+            "assert square(2) == 4\n" + Q2_HIDDEN,
             metadata=_meta("q2-square-tests", solution=False, grade=True, locked=True, points=3),
         ),
         new_markdown_cell(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import shutil
+import signal
 import sys
 import time
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 from autograder.course import Course, CourseError, load_course
 from autograder.sandbox.execute import Limits
 from autograder.grade import SandboxUnavailable
+from autograder.judge.reference import ReferenceBroken
 from autograder.sandbox.labdata import DataNotReady
 from autograder.authoring.notebooks import NotebookError
 
@@ -142,12 +144,13 @@ def _grade_options(args: argparse.Namespace):
         sandbox=SandboxLimits(memory_mb=args.memory_mb, pids=args.max_pids),
         allow_unsandboxed=args.unsafe_no_sandbox,
         force=getattr(args, "force", False),
+        seed=getattr(args, "seed", None),
         scheduler=getattr(args, "scheduler", None),
     )
 
 
 def _limits(args: argparse.Namespace) -> Limits:
-    return Limits(cell_timeout_s=args.cell_timeout, notebook_timeout_s=args.notebook_timeout)
+    return Limits(cell_timeout_s=args.cell_timeout, notebook_timeout_s=args.notebook_timeout, threads=args.threads)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -162,8 +165,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     def run_options(p: argparse.ArgumentParser, workers: int) -> None:
         p.add_argument("--workers", type=int, default=workers, help="parallel kernels (0: one per core)")
-        p.add_argument("--cell-timeout", type=int, default=120, help="seconds one cell may run")
-        p.add_argument("--notebook-timeout", type=int, default=900, help="seconds one notebook may run")
+        defaults = Limits()
+        p.add_argument(
+            "--cell-timeout",
+            type=int,
+            default=defaults.cell_timeout_s,
+            help=f"wall-clock seconds one cell may run (generous: a cell over {defaults.cell_normal_s} s is flagged for a re-run)",
+        )
+        p.add_argument(
+            "--notebook-timeout",
+            type=int,
+            default=defaults.notebook_timeout_s,
+            help=f"wall-clock seconds one notebook may run (one over {defaults.notebook_normal_s} s is flagged for a re-run)",
+        )
+        p.add_argument(
+            "--threads",
+            type=int,
+            default=defaults.threads,
+            help="threads per kernel, the same whatever the number of workers (default: 1)",
+        )
         p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     p = sub.add_parser("validate", help="solutions score full marks, releases zero (fast mode)")
@@ -183,6 +203,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("grade", help="autograde a folder of submissions")
     sandbox_options(p)
     p.add_argument("--force", action="store_true", help="regrade submissions that have not changed")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="the hidden tests' seed (default: the one recorded for this lab, drawn at its first grading); "
+        "a new seed regrades everyone",
+    )
     p.add_argument(
         "--scheduler",
         default=None,
@@ -210,13 +237,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terminated(signum, frame) -> None:
+    raise KeyboardInterrupt  # unwinds like Ctrl-C: workers and kernels are stopped on the way out
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``course`` console script."""
     args = build_parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         course = load_course(args.root)
         return args.func(course, args)
-    except (CourseError, NotebookError, FileNotFoundError, SandboxUnavailable, DataNotReady) as error:
+    except KeyboardInterrupt:
+        print("course: interrupted; what was recorded is kept (rerun to resume)", file=sys.stderr)
+        return 130
+    except (CourseError, NotebookError, FileNotFoundError, SandboxUnavailable, DataNotReady, ReferenceBroken) as error:
         print(f"course: {error}", file=sys.stderr)
         return 2
 

@@ -54,6 +54,34 @@ STATE = Table(
 )
 
 
+# The seed each lab's probes draw their inputs from, so that regrades and late submissions
+# face the same inputs as the rest of the class.
+SEEDS = Table(
+    "course_grading_seed",
+    MetaData(),
+    Column("lab", String(128), primary_key=True),
+    Column("seed", String(32), nullable=False),
+    Column("recorded_at", DateTime, nullable=False),
+)
+
+
+def recorded_seed(db_url: str, course_id: str, lab_id: str) -> int | None:
+    """The probes' seed recorded for a lab, or None before its first grading."""
+    with open_gradebook(db_url, course_id) as gb:
+        SEEDS.create(gb.engine, checkfirst=True)
+        row = gb.db.execute(select(SEEDS.c.seed).where(SEEDS.c.lab == lab_id)).first()
+        return int(row[0]) if row else None
+
+
+def record_seed(db_url: str, course_id: str, lab_id: str, seed: int) -> None:
+    """Record (or replace) the probes' seed of a lab."""
+    with open_gradebook(db_url, course_id) as gb:
+        SEEDS.create(gb.engine, checkfirst=True)
+        gb.db.execute(delete(SEEDS).where(SEEDS.c.lab == lab_id))
+        gb.db.execute(insert(SEEDS).values(lab=lab_id, seed=str(int(seed)), recorded_at=dt.datetime.now(dt.timezone.utc)))
+        gb.db.commit()
+
+
 def load_state(db_url: str, course_id: str, lab_id: str) -> dict[str, tuple[str, str]]:
     """Student -> (fingerprint, result JSON) of every submission already graded for a lab."""
     with open_gradebook(db_url, course_id) as gb:

@@ -24,7 +24,9 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 
-from autograder.judge.harness import ProofSession, imported_modules
+from autograder.judge.hidden import HiddenTest
+from autograder.judge.probes import new_nonce, probe_code
+from autograder.judge.wire import MalformedRecord, ProbeRecord, records_from_outputs
 from autograder.sandbox.sandbox import KERNEL_NAME, Sandbox
 
 GRADING_ENV = {
@@ -38,28 +40,46 @@ GRADING_ENV = {
 
 
 class BoundedClient(NotebookClient):
-    """A notebook client that keeps at most ``max_output_bytes`` of output per cell."""
+    """A notebook client that keeps at most ``max_output_bytes`` of output per cell and
+    ``max_notebook_output_bytes`` for the whole notebook (a probe's record is counted apart)."""
 
     max_output_bytes = 1 << 20
+    max_notebook_output_bytes = 8 << 20
+    max_probe_bytes = 384 << 20  # a probe's record: arrays travel as base64 text
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self._output_bytes: dict[int, int] = {}
+        self._output_bytes: dict[int | str, int] = {}
+        self.probing: str | None = None  # while a probe runs: its grade id (outputs counted apart)
+        self.notebook_output_bytes = 0  # kept so far, all cells together (probes apart)
+        self.notices: list[str] = []  # what the grader discarded, in words
 
     def output(self, outs, msg, display_id, cell_index):  # type: ignore[override]
         """Record an output unless the cell already produced more than the limit."""
-        used = self._output_bytes.get(cell_index, 0)
+        key: int | str = cell_index if self.probing is None else f"probe:{self.probing}"
+        limit = self.max_output_bytes if self.probing is None else self.max_probe_bytes
+        used = self._output_bytes.get(key, 0)
         size = len(json.dumps(msg.get("content", {}), default=str))
-        if used + size > self.max_output_bytes:
-            if used <= self.max_output_bytes:
+        if self.probing is None and self.notebook_output_bytes + size > self.max_notebook_output_bytes:
+            if used <= limit:
+                notice = f"output beyond {self.max_notebook_output_bytes >> 20} MiB for the whole notebook was discarded by the grader"
+                outs.append(nbformat.v4.new_output("stream", name="stderr", text=f"[{notice}]\n"))
+                self._output_bytes[key] = limit + 1
+                if notice not in self.notices:
+                    self.notices.append(notice)
+            return None
+        if used + size > limit:
+            if used <= limit:
                 outs.append(
                     nbformat.v4.new_output(
-                        "stream", name="stderr", text=f"[output beyond {self.max_output_bytes >> 10} KiB discarded by the grader]\n"
+                        "stream", name="stderr", text=f"[output beyond {limit >> 10} KiB discarded by the grader]\n"
                     )
                 )
-                self._output_bytes[cell_index] = self.max_output_bytes + 1
+                self._output_bytes[key] = limit + 1
             return None
-        self._output_bytes[cell_index] = used + size
+        self._output_bytes[key] = used + size
+        if self.probing is None:
+            self.notebook_output_bytes += size
         return super().output(outs, msg, display_id, cell_index)
 
 
@@ -67,15 +87,26 @@ class _NotebookTimeout(Exception):
     """The whole notebook ran past its wall-clock budget."""
 
 
+class _CellKilled(Exception):
+    """A cell ran past its limit and ignored the interrupt: its kernel was stopped."""
+
+
 @dataclass(frozen=True)
 class Limits:
     """Time and output limits for one notebook run."""
 
-    cell_timeout_s: int = 120
-    notebook_timeout_s: int = 900
+    # Wall-clock limits are generous, so that a correct but slow notebook on a busy machine
+    # is not cut off: the load-independent limit is the kernel's CPU time (SandboxLimits.cpu_s).
+    # A cell or notebook that ran longer than the *normal* time is flagged for a re-run instead.
+    cell_timeout_s: int = 600  # hard limit: interrupted here
+    notebook_timeout_s: int = 3600  # hard limit: stopped here
+    cell_normal_s: int = 120  # longer than this: flagged (re-run on an idle machine)
+    notebook_normal_s: int = 900
+    interrupt_grace_s: int = 10  # a cell still running this long after its interrupt is killed with its kernel
     startup_timeout_s: int = 120
-    threads: int = 1
+    threads: int = 1  # per kernel, whatever the number of workers: results never depend on the machine
     max_output_bytes: int = 1 << 20  # per cell
+    max_notebook_output_bytes: int = 8 << 20  # all cells together
 
 
 @dataclass
@@ -86,8 +117,8 @@ class ExecutionOutcome:
     completed: bool
     problem: str | None = None
     duration_s: float = 0.0
-    proven: set[str] = field(default_factory=set)  # test cells that proved they ran to the end
-    restored: set[str] = field(default_factory=set)  # helpers a submission had replaced
+    records: dict[str, ProbeRecord | str] = field(default_factory=dict)  # grade id -> probe data, or why there is none
+    notices: list[str] = field(default_factory=list)  # limits the submission ran into, for the student and a human
 
 
 def grading_env(limits: Limits) -> dict[str, str]:
@@ -120,16 +151,18 @@ def execute_notebook(
     kernel_name: str = "python3",
     env: dict[str, str] | None = None,
     sandbox: Sandbox | None = None,
-    proof_cells: dict[int, str] | None = None,
+    probes: dict[int, HiddenTest] | None = None,
+    seed: int = 0,
 ) -> ExecutionOutcome:
     """Run ``nb`` (modified in place) in a new kernel whose working directory is ``workdir``.
 
     With a ``sandbox`` the kernel runs inside it (its environment comes from the sandbox).
-    Cells listed in ``proof_cells`` (index -> grade id) run through the proof harness
-    (:mod:`autograder.judge.harness`); the outcome says which of them proved they completed.
+    A test cell listed in ``probes`` (index -> hidden test) runs as students see it (visible
+    checks only); then its probe runs at ``seed`` in an execution of its own, and the outcome
+    holds what the probe sent back (:mod:`autograder.judge`), never judged here.
     """
-    proof_cells = proof_cells or {}
-    session = ProofSession(imports=imported_modules(nb))
+    probes = probes or {}
+    records: dict[str, ProbeRecord | str] = {}
     private_dir: Path | None = None
     if sandbox is not None:
         km, sandbox_config = _sandbox_kernel_manager(sandbox, workdir)
@@ -150,42 +183,74 @@ def execute_notebook(
         resources={"metadata": {"path": str(workdir)}},
     )
     client.max_output_bytes = limits.max_output_bytes
+    client.max_notebook_output_bytes = limits.max_notebook_output_bytes
     started = time.monotonic()
     problem: str | None = None
     completed = False
 
     deadline = started + limits.notebook_timeout_s
     timed_out: list[int] = []
+    slow: list[tuple[int, float]] = []  # (cell index, seconds) beyond the normal cell time
 
     async def run() -> None:
         async with client.async_setup_kernel(env=env or kernel_env(limits), cwd=str(workdir)):
-            if proof_cells:
-                msg_id = client.kc.execute(session.prelude(), silent=True, store_history=False)
-                reply = await client.async_wait_for_reply(msg_id)
-                if reply is None or reply["content"].get("status") != "ok":
-                    raise RuntimeError("the grading prelude failed to run")
             for index, cell in enumerate(nb.cells):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise _NotebookTimeout
                 original = cell.source
-                if index in proof_cells:
-                    cell.source = session.wrap(proof_cells[index], original)
+                if index in probes:
+                    cell.source = probes[index].visible
                 try:
-                    await asyncio.wait_for(client.async_execute_cell(cell, index), remaining)
-                except asyncio.TimeoutError as error:
-                    timed_out.append(index)
-                    raise _NotebookTimeout from error
+                    await _run_cell(cell, index)
                 finally:
                     cell.source = original
-                    if index in proof_cells:
-                        session.collect(cell, proof_cells[index])
+                if index in probes:
+                    await _run_probe(probes[index], cell, index)
+
+    async def _run_cell(cell: NotebookNode, index: int) -> None:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise _NotebookTimeout
+        # nbclient interrupts the cell at cell_timeout_s; one that ignores the interrupt
+        # (SIGINT ignored or swallowed) is killed with its kernel interrupt_grace_s later.
+        budget = min(remaining, limits.cell_timeout_s + limits.interrupt_grace_s)
+        began = time.monotonic()
+        try:
+            await asyncio.wait_for(client.async_execute_cell(cell, index), budget)
+        except (asyncio.TimeoutError, DeadKernelError) as error:
+            if time.monotonic() - began < budget:
+                raise  # the kernel died by itself
+            # nbclient reports a cancelled cell as a dead kernel: the cause was our time limit
+            if budget < remaining:
+                raise _CellKilled from error
+            timed_out.append(index)
+            raise _NotebookTimeout from error
+        finally:
+            if time.monotonic() - began > limits.cell_normal_s:
+                slow.append((index, time.monotonic() - began))
+
+    async def _run_probe(test: HiddenTest, test_cell: NotebookNode, index: int) -> None:
+        nonce = new_nonce()
+        probe_cell = nbformat.v4.new_code_cell(probe_code(test, seed, nonce))
+        client.probing = test.grade_id
+        try:
+            await _run_cell(probe_cell, index)
+        finally:
+            client.probing = None
+            nb.cells[index] = test_cell  # nbclient stored the probe cell in the test cell's place
+        try:
+            records[test.grade_id] = records_from_outputs(probe_cell.outputs, nonce)
+        except MalformedRecord as error:
+            records[test.grade_id] = f"the test's data was malformed or missing ({error})"
 
     try:
         asyncio.run(run())
         completed = True
     except _NotebookTimeout:
         pass
+    except _CellKilled:
+        problem = (
+            f"a cell ran past its {limits.cell_timeout_s} s limit and ignored the interrupt: the kernel was stopped "
+            "there and the cells after it did not run"
+        )
     except CellTimeoutError:
         problem = f"a cell ran longer than {limits.cell_timeout_s} s and could not be interrupted"
     except DeadKernelError:
@@ -202,7 +267,37 @@ def execute_notebook(
         # Whatever the kernel reported while being stopped, the cause was the time limit.
         completed = False
         problem = f"the notebook ran longer than its {limits.notebook_timeout_s} s limit and was stopped"
-    return ExecutionOutcome(nb, completed, problem, time.monotonic() - started, proven=session.proven, restored=session.restored)
+    for test in probes.values():
+        records.setdefault(test.grade_id, f"did not run: {problem or 'the notebook stopped before this test'}")
+    duration = time.monotonic() - started
+    notices = client.notices + resource_notices(nb)
+    for index, seconds in slow:
+        notices.append(
+            f"cell {index + 1} ran {seconds:.0f} s, longer than the normal {limits.cell_normal_s} s: "
+            "if the machine was busy, re-grade this submission on an idle machine"
+        )
+    if duration > limits.notebook_normal_s:
+        notices.append(
+            f"the notebook ran {duration:.0f} s, longer than the normal {limits.notebook_normal_s} s: "
+            "if the machine was busy, re-grade this submission on an idle machine"
+        )
+    return ExecutionOutcome(nb, completed, problem, duration, records=records, notices=notices)
+
+
+DISK_FULL = ("No space left on device", "File too large", "Disk quota exceeded", "database or disk is full")
+
+
+def resource_notices(nb: NotebookNode) -> list[str]:
+    """Limits on disk space the executed notebook ran into, said once."""
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            text = " ".join(str(output.get(k, "")) for k in ("text", "evalue", "ename"))
+            if any(marker in text for marker in DISK_FULL):
+                return [
+                    "a write failed: the sandbox's working directory and /tmp are size-capped tmpfs "
+                    "(and each file is size-capped); keep files small or write fewer"
+                ]
+    return []
 
 
 def _cleanup(client: NotebookClient) -> None:

@@ -1,42 +1,7 @@
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from autograder.judge.harness import PROOF_MIME, ProofSession, imported_modules
 from autograder.review.suspicion import scan_notebook, scan_source
-
-
-def _proof(cell_id: str, mac: str, restored=()):
-    return new_output("display_data", data={PROOF_MIME: {"cell": cell_id, "mac": mac, "restored": list(restored)}})
-
-
-def test_only_a_valid_mac_for_the_same_cell_proves_it():
-    session = ProofSession()
-    good = new_code_cell("x")
-    good.outputs = [new_output("stream", name="stdout", text="hi"), _proof("q1", session.expected_mac("q1"), ["math.isclose"])]
-    session.collect(good, "q1")
-    assert session.proven == {"q1"} and session.restored == {"math.isclose"}
-    assert good.outputs == [new_output("stream", name="stdout", text="hi")], "proofs are removed from the notebook"
-    forged = new_code_cell("x")
-    forged.outputs = [_proof("q2", "0" * 64), _proof("q2", session.expected_mac("q1"))]
-    session.collect(forged, "q2")
-    assert session.proven == {"q1"}
-
-
-def test_each_run_has_its_own_secret():
-    assert ProofSession().expected_mac("q1") != ProofSession().expected_mac("q1")
-
-
-def test_prelude_and_wrapped_cells_are_valid_python():
-    session = ProofSession(imports=["numpy"])
-    compile(session.prelude(), "<prelude>", "exec")
-    wrapped = session.wrap("q1", "assert f(1) == 2\nprint('it\\'s \"fine\"')")
-    compile(wrapped, "<cell>", "exec")
-    assert session.secret not in wrapped
-
-
-def test_imported_modules_are_detected_from_code():
-    nb = new_notebook(cells=[new_code_cell("import numpy as np\nfrom torch import nn\n# import course_utils")])
-    assert imported_modules(nb) == ["numpy", "torch"]
 
 
 @pytest.mark.parametrize(
