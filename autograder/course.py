@@ -12,6 +12,7 @@ from autograder.record.latepolicy import LatePolicy, parse_late_policy
 
 COURSE_FILE = "course.toml"
 _LAB_ID = re.compile(r"^lab\d{2}_[a-z0-9_]+$")
+_LAB_NAME = re.compile(r"^(?:lab)?(\d{1,2})$")  # lab03, lab3, 03, 3: a lab by its number
 
 
 class CourseError(ValueError):
@@ -63,12 +64,17 @@ class Course:
         return self.root / "labs"
 
     def lab(self, lab_id: str) -> Lab:
-        """Return the lab with id ``lab_id`` (a number such as ``1`` or ``01`` also works)."""
+        """Return the lab named ``lab_id``: its full id (``lab03_optimisation``), ``lab03``,
+        ``lab3``, ``03`` or ``3`` (case and surrounding spaces ignored)."""
+        name = str(lab_id).strip().lower()
+        number = _LAB_NAME.match(name)
         for lab in self.labs:
-            if lab.id == lab_id or (lab_id.isdigit() and lab.number == int(lab_id)):
+            if lab.id == name or (number and lab.number == int(number.group(1))):
                 return lab
         known = ", ".join(lab.id for lab in self.labs)
-        raise CourseError(f"no lab {lab_id!r} in {COURSE_FILE}; the labs are: {known}")
+        raise CourseError(
+            f"no lab {lab_id!r} in {COURSE_FILE}; name a lab by its id, 'labNN' or its number; the labs are: {known}"
+        )
 
     def source_notebook(self, lab: Lab) -> Path:
         """Path of a lab's source notebook."""
