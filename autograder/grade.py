@@ -152,9 +152,11 @@ def grade_submission(job: Job) -> SubmissionResult:
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     executed, _ = LimitOutput(config=nbgrader_config()).preprocess(outcome.notebook, {})
+    removed: list[str] = []
     if job.output:
         Path(job.output).parent.mkdir(parents=True, exist_ok=True)
-        Path(job.output).write_text(dumps(sanitise_notebook(executed)[0]), encoding="utf-8")  # rendered by the formgrader: inert
+        inert, removed = sanitise_notebook(executed)  # the formgrader renders it in the instructor's browser
+        Path(job.output).write_text(dumps(inert), encoding="utf-8")
     reference_records = None
     if job.reference is None:  # the reference run: judged against itself, checked by the caller
         reference_records = {gid: r for gid, r in outcome.records.items() if not isinstance(r, str) and r.ok}
@@ -163,6 +165,8 @@ def grade_submission(job: Job) -> SubmissionResult:
         verdicts = judge_all(tests, outcome.records, load_reference(job.reference))
     scores = score_notebook(executed, verdicts)
     flags = scan_notebook(restored.notebook, baseline=template)
+    if job.output and removed:
+        flags.append(f"active content removed before marking ({len(removed)} items, e.g. {removed[0]})"[:300])
     flags += outcome.notices  # output discarded, disk full, slow cells: the limits it ran into
     if outcome.completed:
         status, message = "graded", "ran to the end"

@@ -37,8 +37,24 @@ def _meta(gid: str, solution: bool, grade: bool, locked: bool, points: int | Non
     return {"nbgrader": meta}
 
 
-def bench_notebook() -> nbformat.NotebookNode:
-    """A lab-like notebook: heavy imports, a little training, two autograded questions."""
+Q1_PLAIN = "### BEGIN HIDDEN TESTS\nassert fit(300) < 0.5\n### END HIDDEN TESTS"
+Q2_PLAIN = "### BEGIN HIDDEN TESTS\nimport math\nassert math.isclose(area(2), 4 * math.pi)\n### END HIDDEN TESTS"
+# The same tests in the probe/judge form `course grade` runs: the same work in the kernel.
+Q1_PROBE = (
+    "### BEGIN HIDDEN TESTS\ndef probe(seed):\n    return {'loss': fit(300)}\n\n\n"
+    "def judge(got, ref):\n    assert isinstance(got['loss'], float) and got['loss'] < 0.5, 'the fit does not converge'\n### END HIDDEN TESTS"
+)
+Q2_PROBE = (
+    "### BEGIN HIDDEN TESTS\ndef probe(seed):\n    return {'area': area(2)}\n\n\n"
+    "def judge(got, ref):\n    import math\n\n    assert math.isclose(got['area'], 4 * math.pi), 'wrong area'\n### END HIDDEN TESTS"
+)
+
+
+def bench_notebook(plain: bool = False) -> nbformat.NotebookNode:
+    """A lab-like notebook: heavy imports, a little training, two autograded questions.
+
+    ``plain``: hidden tests as asserts (for plain nbgrader); else in the probe/judge form.
+    """
     cells = [
         new_markdown_cell("# Benchmark lab"),
         new_code_cell("import torch, torchvision, torchbearer\nimport matplotlib.pyplot as plt\ntorch.manual_seed(0)"),
@@ -49,12 +65,12 @@ def bench_notebook() -> nbformat.NotebookNode:
             "        loss = ((model(X) - y) ** 2).mean()\n        loss.backward()\n        opt.step()\n    return loss.item()\n    ### END SOLUTION",
             metadata=_meta("q1", True, False, False),
         ),
-        new_code_cell("### BEGIN HIDDEN TESTS\nassert fit(300) < 0.5\n### END HIDDEN TESTS", metadata=_meta("q1-tests", False, True, True, 2)),
+        new_code_cell(Q1_PLAIN if plain else Q1_PROBE, metadata=_meta("q1-tests", False, True, True, 2)),
         new_code_cell(
             "def area(r):\n    ### BEGIN SOLUTION\n    return 3.141592653589793 * r * r\n    ### END SOLUTION",
             metadata=_meta("q2", True, False, False),
         ),
-        new_code_cell("### BEGIN HIDDEN TESTS\nimport math\nassert math.isclose(area(2), 4 * math.pi)\n### END HIDDEN TESTS", metadata=_meta("q2-tests", False, True, True, 1)),
+        new_code_cell(Q2_PLAIN if plain else Q2_PROBE, metadata=_meta("q2-tests", False, True, True, 1)),
         new_code_cell("fig, ax = plt.subplots()\nax.plot([1, 2, 3])\nax.set_xlabel('x')\nplt.close(fig)"),
     ]
     nb = new_notebook(cells=cells)
@@ -69,6 +85,7 @@ def make_course(root: Path, n: int) -> Path:
     )
     (root / "solutions" / LAB).mkdir(parents=True)
     nbformat.write(bench_notebook(), root / "solutions" / LAB / f"{LAB}.ipynb")
+    nbformat.write(bench_notebook(plain=True), root / f"{LAB}.plain.ipynb")
     subs = root / "incoming"
     subs.mkdir()
     for i in range(n):
@@ -80,7 +97,7 @@ def plain_nbgrader(root: Path, n: int) -> float:
     """Seconds for one serial ``nbgrader autograde`` over ``n`` submissions (nbgrader's own layout)."""
     course = root / "plain"
     (course / "source" / LAB).mkdir(parents=True)
-    shutil.copy(root / "solutions" / LAB / f"{LAB}.ipynb", course / "source" / LAB)
+    shutil.copy(root / f"{LAB}.plain.ipynb", course / "source" / LAB / f"{LAB}.ipynb")
     (course / "nbgrader_config.py").write_text(
         "c = get_config()\nc.CourseDirectory.course_id = 'bench'\nc.Execute.timeout = 300\n"
     )
@@ -90,7 +107,7 @@ def plain_nbgrader(root: Path, n: int) -> float:
     for i in range(n):
         target = course / "submitted" / f"student{i:03d}" / LAB
         target.mkdir(parents=True)
-        shutil.copy(root / "solutions" / LAB / f"{LAB}.ipynb", target)
+        shutil.copy(root / f"{LAB}.plain.ipynb", target / f"{LAB}.ipynb")
         (target / "timestamp.txt").write_text(dt.datetime.now(dt.timezone.utc).isoformat())
     start = time.monotonic()
     done = subprocess.run(nbgrader + ["autograde", LAB, "--force", "--create"], cwd=course, capture_output=True, text=True, env=env)
@@ -123,7 +140,7 @@ def own_execution(root: Path, runs: int = 3) -> float:
 
     times = []
     for _ in range(runs):
-        nb = nbformat.read(root / "solutions" / LAB / f"{LAB}.ipynb", as_version=4)
+        nb = nbformat.read(root / f"{LAB}.plain.ipynb", as_version=4)  # tests run in the kernel: the same work
         work = Path(tempfile.mkdtemp())
         outcome = execute_notebook(nb, work)
         shutil.rmtree(work, ignore_errors=True)
@@ -196,7 +213,7 @@ def main() -> None:
         print(f"throughput vs plain nbgrader:        {plain / many:7.2f}x")
         print(f"scaling 1 -> {args.workers} workers:              {one / many:7.2f}x (ideal {args.workers}x)")
         print(f"notebook's own execution (in kernel): {own:6.2f} s per submission (imports included)")
-        print(f"overhead beyond it (1 worker):        {one / args.n - own:6.2f} s per submission (kernel, sandbox, proofs, grading)")
+        print(f"overhead beyond it (1 worker):        {one / args.n - own:6.2f} s per submission (kernel, sandbox, probes, judging)")
         print(f"  of which kernel start+stop:         {plain_kernel:6.2f} s plain, {sandbox_kernel:.2f} s sandboxed")
         print(f"peak memory of one child process:    {peak:7.0f} MiB")
     finally:

@@ -61,7 +61,8 @@ def _sleepers() -> int:
     return len(out.split())
 
 
-def test_every_attack_earns_exactly_its_honest_score(toy_course, tmp_path, listener):
+def test_every_attack_earns_exactly_its_honest_score(toy_course, tmp_path, listener, monkeypatch):
+    monkeypatch.setenv("COURSE_GRADER_CANARY", "the instructor's secret")  # must never reach a kernel
     assert REASON is None, f"CI must grade in the sandbox: {REASON}"
     port, reached = listener
     lab = toy_course.labs[0]
@@ -74,6 +75,7 @@ def test_every_attack_earns_exactly_its_honest_score(toy_course, tmp_path, liste
         "gradebook": str(grading / "gradebook.db"),
         "other": str(folder / "honest_full.ipynb"),
         "port": port,
+        "reference": str(grading / "reference"),
     }
     for case in CASES:
         nbformat.write(build_submission(release, case, values), folder / f"{case.name}.ipynb")

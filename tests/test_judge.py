@@ -100,9 +100,11 @@ def test_an_error_record_carries_the_students_error_only():
 
 def test_exactly_one_record_per_probe():
     one = {"output_type": "display_data", "data": {MIME: _wire({"a": 1})}, "metadata": {}}
-    assert records_from_outputs([one], "n1").data == {"a": 1}
+    forged = {"output_type": "display_data", "data": {MIME: _wire({"a": 2}, nonce="guessed")}, "metadata": {}}
+    record, stray = records_from_outputs([forged, one, forged], "n1")
+    assert record.data == {"a": 1} and stray == 2, "records under another nonce are ignored, and counted"
     with pytest.raises(MalformedRecord, match="no data"):
-        records_from_outputs([{"output_type": "stream", "name": "stdout", "text": "hi"}], "n1")
+        records_from_outputs([{"output_type": "stream", "name": "stdout", "text": "hi"}, forged], "n1")
     with pytest.raises(MalformedRecord, match="more than one"):
         records_from_outputs([one, one], "n1")
 

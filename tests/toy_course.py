@@ -33,7 +33,10 @@ def judge(got, ref):
 
 Q2_HIDDEN = """### BEGIN HIDDEN TESTS
 def probe(seed):
-    return {"inputs": [int(v) for v in DATA], "data": [square(int(v)) for v in DATA], "half": square(1.5)}
+    import random
+
+    drawn = [round(random.Random(seed).uniform(-10, 10), 3) for _ in range(3)]
+    return {"inputs": [int(v) for v in DATA], "data": [square(int(v)) for v in DATA], "drawn": drawn, "squares": [square(x) for x in drawn]}
 
 
 def judge(got, ref):
@@ -41,7 +44,9 @@ def judge(got, ref):
 
     # A closed form the judge trusts: a wrong reference solution is caught by `course validate`.
     expect.equal(got["data"], [x * x for x in ref["inputs"]], "the squares of the numbers in numbers.txt")
-    expect.close(got["half"], 2.25, "square(1.5)")
+    expect.true(isinstance(got["squares"], list) and len(got["squares"]) == len(ref["drawn"]), "square must return one number per call")
+    for x, mine in zip(ref["drawn"], got["squares"]):
+        expect.close(mine, x * x, f"square({x})")
 ### END HIDDEN TESTS"""
 
 

@@ -133,15 +133,18 @@ def decode_record(payload: Any, nonce: str) -> ProbeRecord:
     return ProbeRecord(True, data=tree)
 
 
-def records_from_outputs(outputs: list[dict], nonce: str) -> ProbeRecord:
-    """The single probe record among a probe cell's outputs; malformed if none or several."""
+def records_from_outputs(outputs: list[dict], nonce: str) -> tuple[ProbeRecord, int]:
+    """The single probe record carrying ``nonce`` among a probe cell's outputs, and how many
+    other records (not sent by this probe: forged, replayed, published by a stray thread)
+    appeared beside it. Malformed if none or several carry the nonce."""
     found = [
         output["data"][MIME]
         for output in outputs
         if output.get("output_type") in ("display_data", "execute_result") and MIME in output.get("data", {})
     ]
-    if not found:
+    mine = [record for record in found if isinstance(record, dict) and record.get("nonce") == nonce]
+    if not mine:
         raise MalformedRecord("no data came back from the probe")
-    if len(found) > 1:
+    if len(mine) > 1:
         raise MalformedRecord("more than one answer came back from the probe")
-    return decode_record(found[0], nonce)
+    return decode_record(mine[0], nonce), len(found) - 1

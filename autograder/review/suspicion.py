@@ -2,8 +2,8 @@
 
 Nothing here changes a mark: it lists reasons for manual review (tampering with the
 grader, the interpreter or library helpers; file, process and network access; objects
-that lie about equality). Runtime evidence (helpers restored, kernel deaths, timeouts) is
-added by the grader.
+that lie about equality). Runtime evidence (kernel deaths, timeouts, limits hit) is added
+by the grader. Marks come only from the judges (:mod:`autograder.judge`).
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ SUSPICIOUS_ATTRIBUTES = {
     "do_execute": "touches the kernel's execute handler",
     "user_expressions": "touches the kernel's expression evaluation",
     "addaudithook": "installs an audit hook",
-    "__course_run_test__": "refers to the grader's test runner",
+    "__code__": "swaps a function's code object",
+    "publish_display_data": "publishes raw display data (the channel probes answer on)",
     "_exit": "exits the interpreter abruptly (os._exit)",
     "fork": "forks processes",
     "kill": "sends signals to processes",
@@ -46,7 +47,9 @@ SUSPICIOUS_ATTRIBUTES = {
     "system": "runs shell commands",
 }
 SUSPICIOUS_NAMES = {
-    "__course_run_test__": "refers to the grader's test runner",
+    "__course_call__": "refers to the grader's probe call",
+    "__course_probe_runtime__": "refers to the grader's probe runtime",
+    "publish_display_data": "publishes raw display data (the channel probes answer on)",
     "__builtins__": "touches the builtins namespace",
     "get_ipython": None,  # common and harmless alone; attribute checks above cover misuse
 }
@@ -64,7 +67,7 @@ SUSPICIOUS_IMPORTS = {
     "http.client": "imports http.client (network access)",
 }
 LYING_DUNDERS = {"__eq__", "__ne__", "__bool__", "__torch_function__", "__array_function__", "__array_ufunc__", "__instancecheck__", "__class__"}
-LIBRARY_ROOTS = {"np", "numpy", "torch", "math", "builtins", "course_utils", "checks", "sys", "os", "IPython", "nbformat", "scipy", "sklearn"}
+LIBRARY_ROOTS = {"np", "numpy", "torch", "math", "random", "builtins", "course_utils", "checks", "sys", "os", "IPython", "nbformat", "scipy", "sklearn"}
 
 
 def _python_source(source: str) -> str:
@@ -109,6 +112,10 @@ def scan_source(source: str) -> list[str]:
             add(SUSPICIOUS_NAMES[node.id])
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+            if isinstance(node, ast.ImportFrom):
+                for alias in node.names:
+                    if SUSPICIOUS_NAMES.get(alias.name) or alias.name in SUSPICIOUS_ATTRIBUTES:
+                        add(SUSPICIOUS_NAMES.get(alias.name) or SUSPICIOUS_ATTRIBUTES[alias.name])
             for name in names:
                 for module, reason in SUSPICIOUS_IMPORTS.items():
                     if name == module or name.startswith(module + "."):

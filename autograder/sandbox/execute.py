@@ -11,7 +11,9 @@ import asyncio
 import json
 import os
 import shutil
+import signal
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -192,8 +194,11 @@ def execute_notebook(
     timed_out: list[int] = []
     slow: list[tuple[int, float]] = []  # (cell index, seconds) beyond the normal cell time
 
+    saved_handlers = _signal_handlers()
+
     async def run() -> None:
         async with client.async_setup_kernel(env=env or kernel_env(limits), cwd=str(workdir)):
+            _restore_signal_handlers(saved_handlers)
             for index, cell in enumerate(nb.cells):
                 original = cell.source
                 if index in probes:
@@ -237,7 +242,9 @@ def execute_notebook(
             client.probing = None
             nb.cells[index] = test_cell  # nbclient stored the probe cell in the test cell's place
         try:
-            records[test.grade_id] = records_from_outputs(probe_cell.outputs, nonce)
+            records[test.grade_id], stray = records_from_outputs(probe_cell.outputs, nonce)
+            if stray:
+                client.notices.append(f"{test.grade_id}: {stray} probe records not sent by the probe were ignored (forged or replayed data)")
         except MalformedRecord as error:
             records[test.grade_id] = f"the test's data was malformed or missing ({error})"
 
@@ -298,6 +305,28 @@ def resource_notices(nb: NotebookNode) -> list[str]:
                     "(and each file is size-capped); keep files small or write fewer"
                 ]
     return []
+
+
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _signal_handlers() -> dict:
+    """This process's SIGINT and SIGTERM handlers (main thread only; elsewhere none can be set)."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {sig: signal.getsignal(sig) for sig in _SIGNALS}
+
+
+def _restore_signal_handlers(saved: dict) -> None:
+    """Undo nbclient's handlers: on SIGINT/SIGTERM it shuts the kernel down and carries on (the
+    student would get a zero for a dead kernel) and afterwards leaves SIGTERM at its default.
+    The caller's handlers decide instead (``course grade`` stops cleanly, see executors.py)."""
+    if not saved:
+        return
+    loop = asyncio.get_running_loop()
+    for sig, handler in saved.items():
+        loop.remove_signal_handler(sig)
+        signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
 
 
 def _cleanup(client: NotebookClient) -> None:

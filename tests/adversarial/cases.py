@@ -3,7 +3,7 @@
 Every case starts from the student release and fills in answer cells or adds cells. The
 expected score is what the *honest* part of the submission earns: attacks must gain
 nothing, and must not change anyone else's mark. Placeholders in braces ({solutions},
-{gradebook}, {other}, {port}) are filled in by the test with real paths and a port.
+{gradebook}, {other}, {port}, {reference}) are filled in by the test with real paths and a port.
 """
 
 from __future__ import annotations
@@ -146,17 +146,6 @@ CASES: list[Case] = [
     Case("floods_output", {"q1-double": DOUBLE_OK, "q2-square": "print('x' * (64 * 2**20))\n" + SQUARE_OK}, score=5),
     Case("imports_the_grader", {"q1-double": DOUBLE_OK}, extra="import autograder", score=2, flag="imports the autograder"),
     Case(
-        "forges_a_proof",
-        {"q1-double": DOUBLE_WRONG},
-        extra=(
-            "import builtins\nfrom IPython.display import publish_display_data\n"
-            "builtins.__course_run_test__ = lambda cid, code: publish_display_data("
-            "{{'application/x-course-proof+json': {{'cell': cid, 'mac': '0' * 64, 'restored': []}}}})"
-        ),
-        score=0,
-        flag="grader's test runner",
-    ),
-    Case(
         "kills_everything",
         {"q1-double": DOUBLE_OK, "q2-square": "import os, signal\nfor pid in range(1, 64):\n    try:\n        os.kill(pid, signal.SIGKILL)\n    except OSError:\n        pass"},
         score=2,
@@ -164,6 +153,11 @@ CASES: list[Case] = [
         status="stopped",
     ),
 ]
+
+
+from adversarial.probe_attacks import PROBE_CASES  # noqa: E402 - they reuse this module's Case and answers
+
+CASES += PROBE_CASES
 
 
 def build_submission(release, case: Case, values: dict[str, object]):
