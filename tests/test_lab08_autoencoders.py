@@ -1,17 +1,22 @@
 """Tests for lab 08 (autoencoders and VAEs) beyond running the notebook.
 
-The hidden tests of each graded cell are taken from the source notebook and run against the
-reference answer, against correct answers written in other ways (they must pass) and against
-typical wrong answers (they must fail). The notebook's teaching helpers and the public checks
-of its guided exercises get tests of their own, on small generated tensors (no dataset needed).
+Each graded cell's probe runs (in this process, through the real wire format) on the reference
+answer, on correct answers written in other ways and on typical wrong answers, and its judge
+compares the data with the reference's record at the same seed: the reference and the correct
+answers must pass, every wrong answer must fail (lists WRONG and CORRECT below). The notebook's
+teaching helpers and the public checks of its guided exercises get tests of their own, on small
+generated tensors (no dataset needed).
 """
 
 from __future__ import annotations
 
+import copy
+import functools
 import math
 from typing import Any
 
 import matplotlib
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -51,13 +56,6 @@ def _reference(grade_id: str, name: str) -> Any:
     return run_source(LAB.source(grade_id), _namespace(), f"<{grade_id}>")[name]
 
 
-def _run(grade_id: str, **answers: Any) -> None:
-    """Run a graded test cell (public and hidden parts) with `answers` defined."""
-    ns = _namespace(**answers)
-    torch.manual_seed(0)
-    LAB.run_tests(grade_id, ns)
-
-
 def _run_check(cell_id: str, **names: Any) -> None:
     """Run a public check cell of the teaching part with `names` defined."""
     ns = _namespace("count_parameters", "check_count", **names)
@@ -83,6 +81,24 @@ def vae_loss_sum_first(recon, x, mu, logvar, reduction="mean"):
         1 + logvar - mu**2 - logvar.exp()
     )
     return total / x.size(0) if reduction == "mean" else total
+
+
+def vae_loss_float64(recon, x, mu, logvar, reduction="mean"):
+    """Correct: computed (and returned) in float64; the question fixes no dtype."""
+    r, xx, m, lv = (t.double() for t in (recon, x, mu, logvar))
+    bce = (r.clamp(min=0) - r * xx + torch.log1p(torch.exp(-r.abs()))).reshape(len(r), -1).sum(1)
+    total = bce + 0.5 * (m * m + lv.exp() - 1 - lv).sum(1)
+    return total.mean() if reduction == "mean" else total.sum()
+
+
+def vae_loss_image_loop(recon, x, mu, logvar, reduction="mean"):
+    """Correct: one image at a time, then stacked."""
+    losses = []
+    for r, xx, m, lv in zip(recon, x, mu, logvar):
+        bce = F.binary_cross_entropy_with_logits(r, xx, reduction="sum")
+        losses.append(bce + 0.5 * torch.sum(m**2 + torch.exp(lv) - 1 - lv))
+    total = torch.stack(losses).sum()
+    return total if reduction == "sum" else total / len(losses)
 
 
 def vae_loss_pixel_mean(recon, x, mu, logvar, reduction="mean"):
@@ -114,6 +130,11 @@ def vae_loss_ignores_reduction(recon, x, mu, logvar, reduction="mean"):
     return vae_loss_sum_first(recon, x, mu, logvar, "mean")
 
 
+def vae_loss_swapped_reductions(recon, x, mu, logvar, reduction="mean"):
+    """Wrong: the sum for "mean" and the mean for "sum"."""
+    return vae_loss_sum_first(recon, x, mu, logvar, "sum" if reduction == "mean" else "mean")
+
+
 def vae_loss_logvar_as_logstd(recon, x, mu, logvar, reduction="mean"):
     """Wrong: reads logvar as log sigma."""
     kl = 0.5 * (mu**2 + torch.exp(2 * logvar) - 1 - 2 * logvar).sum(1)
@@ -134,51 +155,21 @@ def vae_loss_no_kl(recon, x, mu, logvar, reduction="mean"):
     return bce / len(x) if reduction == "mean" else bce
 
 
+def vae_loss_clamps_targets_in_place(recon, x, mu, logvar, reduction="mean"):
+    """Wrong: clamps x in place (through a view) to keep the logarithms away from 0 and 1."""
+    x.view(len(x), -1).clamp_(1e-6, 1 - 1e-6)
+    return vae_loss_sum_first(recon, x, mu, logvar, reduction)
+
+
+def vae_loss_detached(recon, x, mu, logvar, reduction="mean"):
+    """Wrong: the right number, but through .item(): nothing to differentiate."""
+    return torch.tensor(vae_loss_sum_first(recon, x, mu, logvar, reduction).item())
+
+
 def _kl(mu, logvar, reduction):
     """The KL term, reduced like the loss."""
     kl = -0.5 * torch.sum(1 + logvar - mu**2 - logvar.exp())
     return kl / len(mu) if reduction == "mean" else kl
-
-
-def test_vae_loss_reference_passes():
-    _run("q1-vae-loss-tests", vae_loss=_reference("q1-vae-loss", "vae_loss"))
-
-
-@pytest.mark.parametrize("fn", [vae_loss_distributions, vae_loss_sum_first])
-def test_vae_loss_alternatives_pass(fn):
-    _run("q1-vae-loss-tests", vae_loss=fn)
-
-
-@pytest.mark.parametrize(
-    "fn",
-    [
-        vae_loss_pixel_mean,
-        vae_loss_kl_sign,
-        vae_loss_no_half,
-        vae_loss_probabilities,
-        vae_loss_ignores_reduction,
-        vae_loss_logvar_as_logstd,
-        vae_loss_kl_dim_mean,
-        vae_loss_no_kl,
-    ],
-)
-def test_vae_loss_wrong_answers_fail(fn):
-    with pytest.raises(CheckFailed):
-        _run("q1-vae-loss-tests", vae_loss=fn)
-
-
-def test_vae_loss_probabilities_pass_the_visible_checks_only():
-    """The numerically naive answer is caught by the hidden tests, not by the visible ones."""
-    visible = LAB.source("q1-vae-loss-tests").split("### BEGIN HIDDEN TESTS")[0]
-    run_source(visible, _namespace(vae_loss=vae_loss_probabilities))
-
-
-def test_vae_loss_gives_a_hint_when_logits_are_read_as_probabilities():
-    def probabilities_only(recon, x, mu, logvar, reduction="mean"):
-        raise RuntimeError("all elements of input should be between 0 and 1")
-
-    with pytest.raises(CheckFailed, match="logits"):
-        _run("q1-vae-loss-tests", vae_loss=probabilities_only)
 
 
 # --------------------------------------------------------- question 2: reparameterise
@@ -196,6 +187,20 @@ def reparameterise_sqrt(mu, logvar, generator=None):
     return mu + std * torch.randn_like(mu, generator=generator)
 
 
+def reparameterise_box_muller(mu, logvar, generator=None):
+    """Correct: other random numbers (Box-Muller from two uniforms of the generator), same distribution."""
+    u1 = torch.rand(mu.shape, generator=generator, dtype=torch.float64).clamp(min=1e-300)
+    u2 = torch.rand(mu.shape, generator=generator, dtype=torch.float64)
+    eps = (torch.sqrt(-2 * torch.log(u1)) * torch.cos(2 * math.pi * u2)).to(mu.dtype)
+    return mu + torch.exp(logvar / 2) * eps
+
+
+def reparameterise_float64_inside(mu, logvar, generator=None):
+    """Correct: eps in float64, the arithmetic in float64, the result back in mu's dtype."""
+    eps = torch.randn(mu.shape, generator=generator, dtype=torch.float64)
+    return (mu.double() + torch.exp(0.5 * logvar.double()) * eps).to(mu.dtype)
+
+
 def reparameterise_variance_as_std(mu, logvar, generator=None):
     """Wrong: multiplies by the variance."""
     return mu + torch.exp(logvar) * torch.randn(mu.shape, generator=generator, dtype=mu.dtype)
@@ -204,6 +209,12 @@ def reparameterise_variance_as_std(mu, logvar, generator=None):
 def reparameterise_global_rng(mu, logvar, generator=None):
     """Wrong: ignores the generator."""
     return mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+
+
+def reparameterise_same_seed(mu, logvar, generator=None):
+    """Wrong: a fixed seed of its own: the same eps whatever the generator."""
+    eps = torch.randn(mu.shape, generator=torch.Generator().manual_seed(0), dtype=mu.dtype)
+    return mu + torch.exp(0.5 * logvar) * eps
 
 
 def reparameterise_sample(mu, logvar, generator=None):
@@ -230,31 +241,15 @@ def reparameterise_uniform(mu, logvar, generator=None):
     return mu + torch.exp(0.5 * logvar) * eps
 
 
-def test_reparameterise_reference_passes():
-    _run(
-        "q2-reparameterise-tests", reparameterise=_reference("q2-reparameterise", "reparameterise")
-    )
+def reparameterise_always_float32(mu, logvar, generator=None):
+    """Wrong: float32 whatever mu's dtype."""
+    eps = torch.randn(mu.shape, generator=generator)
+    return (mu + torch.exp(0.5 * logvar) * eps).float()
 
 
-@pytest.mark.parametrize("fn", [reparameterise_addcmul, reparameterise_sqrt])
-def test_reparameterise_alternatives_pass(fn):
-    _run("q2-reparameterise-tests", reparameterise=fn)
-
-
-@pytest.mark.parametrize(
-    "fn",
-    [
-        reparameterise_variance_as_std,
-        reparameterise_global_rng,
-        reparameterise_sample,
-        reparameterise_detached_sigma,
-        reparameterise_shared_eps,
-        reparameterise_uniform,
-    ],
-)
-def test_reparameterise_wrong_answers_fail(fn):
-    with pytest.raises(CheckFailed):
-        _run("q2-reparameterise-tests", reparameterise=fn)
+def reparameterise_no_mean(mu, logvar, generator=None):
+    """Wrong: forgets to add mu."""
+    return torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=generator, dtype=mu.dtype)
 
 
 # ------------------------------------------------------------ question 3: latent_grid
@@ -280,6 +275,14 @@ def latent_grid_xy(n, lim):
     return torch.stack([z1.flatten(), z2.flatten()], dim=-1)
 
 
+def latent_grid_numpy(n, lim):
+    """Correct: NumPy in float64, converted to a float32 tensor at the end."""
+    values = np.linspace(-lim, lim, n)
+    z1 = np.tile(values, n)
+    z2 = np.repeat(values[::-1], n)
+    return torch.from_numpy(np.column_stack([z1, z2])).float()
+
+
 def latent_grid_upside_down(n, lim):
     """Wrong: z2 grows downwards."""
     values = torch.linspace(-lim, lim, n)
@@ -295,7 +298,7 @@ def latent_grid_column_major(n, lim):
 
 
 def latent_grid_float64(n, lim):
-    """Wrong: float64."""
+    """Wrong: float64 (the question asks for float32)."""
     return latent_grid_xy(n, lim).double()
 
 
@@ -306,32 +309,14 @@ def latent_grid_no_endpoint(n, lim):
     return torch.stack([z1.flatten(), z2.flatten()], dim=-1)
 
 
-def test_latent_grid_reference_passes():
-    _run("q3-latent-grid-tests", latent_grid=_reference("q3-latent-grid", "latent_grid"))
+def latent_grid_swapped(n, lim):
+    """Wrong: rows are (z2, z1)."""
+    return latent_grid_xy(n, lim).flip(1)
 
 
-@pytest.mark.parametrize("fn", [latent_grid_loops, latent_grid_cartesian, latent_grid_xy])
-def test_latent_grid_alternatives_pass(fn):
-    _run("q3-latent-grid-tests", latent_grid=fn)
-
-
-@pytest.mark.parametrize(
-    "fn",
-    [
-        latent_grid_upside_down,
-        latent_grid_column_major,
-        latent_grid_float64,
-        latent_grid_no_endpoint,
-    ],
-)
-def test_latent_grid_wrong_answers_fail(fn):
-    with pytest.raises(CheckFailed):
-        _run("q3-latent-grid-tests", latent_grid=fn)
-
-
-def test_latent_grid_example_in_the_question():
-    grid = _reference("q3-latent-grid", "latent_grid")(2, 1.0)
-    assert grid.tolist() == [[-1, 1], [1, 1], [-1, -1], [1, -1]]
+def latent_grid_ignores_lim(n, lim):
+    """Wrong: always the square [-3, 3]^2."""
+    return latent_grid_xy(n, 3.0)
 
 
 # ------------------------------------------------------------ question 4: decode_grid
@@ -356,6 +341,14 @@ def decode_grid_decorated(decoder, grid):
     decoder.eval()
     logits = decoder(grid).reshape(len(grid), -1)
     return torch.sigmoid(logits).unflatten(1, (1, 28, 28))
+
+
+def decode_grid_one_by_one(decoder, grid):
+    """Correct: each code on its own, probabilities as 1 / (1 + exp(-logit))."""
+    decoder.eval()
+    with torch.no_grad():
+        pictures = [1 / (1 + torch.exp(-decoder(code[None]))) for code in grid]
+    return torch.cat([p.reshape(1, 1, 28, 28) for p in pictures])
 
 
 def decode_grid_train_mode(decoder, grid):
@@ -384,21 +377,204 @@ def decode_grid_flat(decoder, grid):
         return torch.sigmoid(decoder(grid)).reshape(len(grid), -1)
 
 
-def test_decode_grid_reference_passes():
-    _run("q4-decode-grid-tests", decode_grid=_reference("q4-decode-grid", "decode_grid"))
+def decode_grid_float64(decoder, grid):
+    """Wrong: float64 pictures (the question asks for float32)."""
+    return decode_grid_decorated(decoder, grid).double()
 
 
-@pytest.mark.parametrize("fn", [decode_grid_inference_mode, decode_grid_decorated])
-def test_decode_grid_alternatives_pass(fn):
-    _run("q4-decode-grid-tests", decode_grid=fn)
+def decode_grid_reversed(decoder, grid):
+    """Wrong: decodes the grid from its last code to its first."""
+    return decode_grid_decorated(decoder, grid.flip(0))
+
+
+# ------------------------------------------------------------ the lists, as data
+
+REFERENCE_ANSWERS = {
+    "q1-vae-loss-tests": ("q1-vae-loss", "vae_loss"),
+    "q2-reparameterise-tests": ("q2-reparameterise", "reparameterise"),
+    "q3-latent-grid-tests": ("q3-latent-grid", "latent_grid"),
+    "q4-decode-grid-tests": ("q4-decode-grid", "decode_grid"),
+}
+
+WRONG = {  # grade id -> typical wrong answers, each must lose the question's points
+    "q1-vae-loss-tests": [
+        vae_loss_pixel_mean, vae_loss_kl_sign, vae_loss_no_half, vae_loss_probabilities,
+        vae_loss_ignores_reduction, vae_loss_swapped_reductions, vae_loss_logvar_as_logstd,
+        vae_loss_kl_dim_mean, vae_loss_no_kl, vae_loss_clamps_targets_in_place, vae_loss_detached,
+    ],
+    "q2-reparameterise-tests": [
+        reparameterise_variance_as_std, reparameterise_global_rng, reparameterise_same_seed,
+        reparameterise_sample, reparameterise_detached_sigma, reparameterise_shared_eps,
+        reparameterise_uniform, reparameterise_always_float32, reparameterise_no_mean,
+    ],
+    "q3-latent-grid-tests": [
+        latent_grid_upside_down, latent_grid_column_major, latent_grid_float64,
+        latent_grid_no_endpoint, latent_grid_swapped, latent_grid_ignores_lim,
+    ],
+    "q4-decode-grid-tests": [
+        decode_grid_train_mode, decode_grid_logits, decode_grid_detach, decode_grid_flat,
+        decode_grid_float64, decode_grid_reversed,
+    ],
+}
+
+CORRECT = {  # grade id -> correct answers written differently from the reference, each must pass
+    "q1-vae-loss-tests": [vae_loss_distributions, vae_loss_sum_first, vae_loss_float64, vae_loss_image_loop],
+    "q2-reparameterise-tests": [
+        reparameterise_addcmul, reparameterise_sqrt, reparameterise_box_muller, reparameterise_float64_inside,
+    ],
+    "q3-latent-grid-tests": [latent_grid_loops, latent_grid_cartesian, latent_grid_xy, latent_grid_numpy],
+    "q4-decode-grid-tests": [decode_grid_inference_mode, decode_grid_decorated, decode_grid_one_by_one],
+}
+
+STOCHASTIC = ("q2-reparameterise-tests",)  # judged by distributions: checked under 20 seeds
+
+
+def _answer_namespace(grade_id: str, answer: Any) -> dict[str, Any]:
+    """The notebook's imports with `answer` under the name the question asks for."""
+    return _namespace(**{REFERENCE_ANSWERS[grade_id][1]: answer})
+
+
+def _reference_namespace(grade_id: str) -> dict[str, Any]:
+    return _answer_namespace(grade_id, _reference(*REFERENCE_ANSWERS[grade_id]))
+
+
+@functools.lru_cache(maxsize=None)
+def _reference_record(grade_id: str, seed: int):
+    """The reference solution's probe data for `grade_id` at `seed` (what the grader keeps)."""
+    record = LAB.probe(grade_id, _reference_namespace(grade_id), seed)
+    assert record.ok, record.error
+    return record
+
+
+def _verdict(grade_id: str, answer: Any, seed: int = 0):
+    return LAB.verdict(grade_id, _answer_namespace(grade_id, answer), _reference_record(grade_id, seed), seed)
+
+
+def _cases(table: dict[str, list]) -> list:
+    return [pytest.param(gid, fn, id=f"{gid.split('-')[0]}-{fn.__name__}") for gid, fns in table.items() for fn in fns]
+
+
+def test_the_lists_are_long_enough():
+    assert sum(len(fns) for fns in WRONG.values()) >= 8
+    assert all(len(fns) >= 3 for fns in CORRECT.values())
+    assert set(WRONG) == set(CORRECT) == set(REFERENCE_ANSWERS) == {
+        gid for gid, cell in LAB.cells.items()
+        if cell.cell_type == "code" and cell.metadata["nbgrader"].get("grade") and not cell.metadata["nbgrader"].get("solution")
+    }
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("grade_id", sorted(REFERENCE_ANSWERS))
+def test_reference_passes_its_own_judge(grade_id, seed):
+    verdict = LAB.verdict(grade_id, _reference_namespace(grade_id), _reference_record(grade_id, seed), seed)
+    assert verdict.passed, verdict.message
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize(("grade_id", "answer"), _cases(CORRECT))
+def test_correct_answers_written_differently_pass(grade_id, answer, seed):
+    verdict = _verdict(grade_id, answer, seed)
+    assert verdict.passed, verdict.message
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize(("grade_id", "answer"), _cases(WRONG))
+def test_wrong_answers_fail(grade_id, answer, seed):
+    assert LAB.fails(grade_id, _answer_namespace(grade_id, answer), _reference_record(grade_id, seed), seed)
+
+
+@pytest.mark.parametrize("grade_id", STOCHASTIC)
+def test_stochastic_questions_pass_the_reference_and_an_alternative_for_20_seeds(grade_id):
+    for seed in range(20):
+        reference = _reference_namespace(grade_id)
+        assert LAB.passes(grade_id, reference, reference, seed), seed
+        for answer in CORRECT[grade_id][:2]:
+            verdict = LAB.verdict(grade_id, _answer_namespace(grade_id, answer), reference, seed)
+            assert verdict.passed, (seed, answer.__name__, verdict.message)
+
+
+@pytest.mark.parametrize(("grade_id", "answer"), _cases(CORRECT))
+def test_correct_answers_pass_the_visible_checks(grade_id, answer):
+    ns = _answer_namespace(grade_id, answer)
+    torch.manual_seed(0)
+    LAB.run_visible(grade_id, ns)
 
 
 @pytest.mark.parametrize(
-    "fn", [decode_grid_train_mode, decode_grid_logits, decode_grid_detach, decode_grid_flat]
+    ("grade_id", "answer", "words"),
+    [
+        ("q1-vae-loss-tests", vae_loss_ignores_reduction, "reduction"),
+        ("q1-vae-loss-tests", vae_loss_swapped_reductions, "reduction"),
+        ("q1-vae-loss-tests", vae_loss_no_half, "factor 1/2"),
+        ("q1-vae-loss-tests", vae_loss_kl_sign, "subtracted"),
+        ("q1-vae-loss-tests", vae_loss_pixel_mean, "averaged over the pixels"),
+        ("q1-vae-loss-tests", vae_loss_kl_dim_mean, "averaged over the latent dimensions"),
+        ("q1-vae-loss-tests", vae_loss_logvar_as_logstd, "log sigma"),
+        ("q1-vae-loss-tests", vae_loss_no_kl, "KL term is missing"),
+        ("q1-vae-loss-tests", vae_loss_clamps_targets_in_place, "in place"),
+        ("q1-vae-loss-tests", vae_loss_detached, "differentiated"),
+        ("q1-vae-loss-tests", vae_loss_probabilities, "logits form"),
+        ("q2-reparameterise-tests", reparameterise_variance_as_std, "exp(logvar / 2)"),
+        ("q2-reparameterise-tests", reparameterise_global_rng, "generator"),
+        ("q2-reparameterise-tests", reparameterise_same_seed, "different generator seeds"),
+        ("q2-reparameterise-tests", reparameterise_shared_eps, "eps"),
+        ("q2-reparameterise-tests", reparameterise_uniform, "standard normal"),
+        ("q2-reparameterise-tests", reparameterise_always_float32, "float64"),
+        ("q2-reparameterise-tests", reparameterise_sample, "no gradient"),
+        ("q2-reparameterise-tests", reparameterise_detached_sigma, "no gradient reaches logvar"),
+        ("q3-latent-grid-tests", latent_grid_upside_down, "z2 grows"),
+        ("q3-latent-grid-tests", latent_grid_column_major, "column by column"),
+        ("q3-latent-grid-tests", latent_grid_no_endpoint, "stop short"),
+        ("q3-latent-grid-tests", latent_grid_swapped, "swapped"),
+        ("q3-latent-grid-tests", latent_grid_float64, "float32"),
+        ("q3-latent-grid-tests", latent_grid_ignores_lim, "is lim used"),
+        ("q4-decode-grid-tests", decode_grid_train_mode, "eval()"),
+        ("q4-decode-grid-tests", decode_grid_logits, "sigmoid"),
+        ("q4-decode-grid-tests", decode_grid_detach, "no_grad"),
+        ("q4-decode-grid-tests", decode_grid_flat, "shape"),
+    ],
+    ids=lambda value: getattr(value, "__name__", None) if callable(value) else None,
 )
-def test_decode_grid_wrong_answers_fail(fn):
-    with pytest.raises(CheckFailed):
-        _run("q4-decode-grid-tests", decode_grid=fn)
+def test_judges_name_the_mistake(grade_id, answer, words):
+    verdict = _verdict(grade_id, answer, seed=3)
+    assert not verdict.passed
+    assert words in verdict.message, verdict.message
+
+
+def test_vae_loss_probabilities_pass_the_visible_checks_only():
+    """The numerically naive answer is caught by the judge, not by the visible checks."""
+    LAB.run_visible("q1-vae-loss-tests", _namespace(vae_loss=vae_loss_probabilities))
+    verdict = _verdict("q1-vae-loss-tests", vae_loss_probabilities)
+    assert not verdict.passed
+
+
+def test_vae_loss_gives_a_hint_when_logits_are_read_as_probabilities():
+    def probabilities_only(recon, x, mu, logvar, reduction="mean"):
+        raise RuntimeError("all elements of input should be between 0 and 1")
+
+    with pytest.raises(CheckFailed, match="logits"):
+        LAB.run_visible("q1-vae-loss-tests", _namespace(vae_loss=probabilities_only))
+    assert not _verdict("q1-vae-loss-tests", probabilities_only).passed
+
+
+def test_a_faked_probe_record_cannot_pass_by_echoing_the_inputs():
+    """The judge computes the expected losses from the reference's inputs, not from the student's."""
+    record = _reference_record("q1-vae-loss-tests", 0)
+    forged = copy.deepcopy(record.data)
+    for case in forged["cases"]:
+        case["inputs"] = [np.zeros_like(a) for a in case["inputs"]]
+        for key in ("mean", "sum", "default"):
+            case[key]["value"] = np.zeros((), dtype=np.float32)
+    from autograder.judge.judging import judge_record
+    from autograder.judge.wire import ProbeRecord
+
+    verdict = judge_record(LAB.hidden_test("q1-vae-loss-tests"), ProbeRecord(True, forged), record)
+    assert not verdict.passed
+
+
+def test_latent_grid_example_in_the_question():
+    grid = _reference("q3-latent-grid", "latent_grid")(2, 1.0)
+    assert grid.tolist() == [[-1, 1], [1, 1], [-1, -1], [1, -1]]
 
 
 # ------------------------------------------------------------ the teaching part's exercises
