@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import copy
+import shutil
 from pathlib import Path
 
 from nbgrader.utils import is_grade, is_solution
 
-from autograder.course import Course, Lab
+from autograder.course import COURSE_FILE, Course, CourseError, Lab, load_course
 from autograder.authoring.notebooks import dumps, read_notebook
 from autograder.review.restore import grade_id_of
 
@@ -37,3 +38,20 @@ def write_demo_submissions(course: Course, lab: Lab, folder: Path) -> list[str]:
     text = course.release_notebook(lab).read_text(encoding="utf-8")
     (folder / "corrupt.ipynb").write_text(text[: len(text) // 3], encoding="utf-8")
     return ["reference", "blank", "partial", "corrupt"]
+
+
+def throwaway_course(course: Course, lab: Lab, root: Path) -> Course:
+    """A copy of ``course`` in ``root`` holding only ``lab``'s source and release, so that the
+    demo grades into ``root/grading`` (its own gradebook) and never into the course's own."""
+    root = Path(root)
+    if root.exists() and any(root.iterdir()):
+        raise CourseError(f"{root} is not empty: the demo course needs a new or empty folder")
+    grading = (course.root / "grading").resolve()
+    if grading == root.resolve() or grading in root.resolve().parents:
+        raise CourseError(f"{root} is inside the course's grading folder: the demo never writes there")
+    root.mkdir(parents=True, exist_ok=True)
+    shutil.copy(course.root / COURSE_FILE, root / COURSE_FILE)
+    ignore = shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints")
+    shutil.copytree(course.source_dir / lab.id, root / "solutions" / lab.id, ignore=ignore)
+    shutil.copytree(course.release_dir / lab.id, root / "labs" / lab.id, ignore=ignore)
+    return load_course(root)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import shutil
 import signal
 import sys
 import time
@@ -98,25 +97,33 @@ def cmd_data(course: Course, args: argparse.Namespace) -> int:
 
 
 def cmd_demo(course: Course, args: argparse.Namespace) -> int:
-    """Build, make example submissions, grade them and print the marks."""
+    """Build, make example submissions, grade them in a throwaway copy of the course, print the marks."""
+    import tempfile
+
     from autograder.authoring.build import build
-    from autograder.authoring.demo import write_demo_submissions
+    from autograder.authoring.demo import throwaway_course, write_demo_submissions
     from autograder.grade import format_table, grade_lab
-    from autograder.layout import demo_submissions_dir
+    from autograder.layout import demo_submissions_dir, grading_root
 
     build(course)
     lab = course.lab(args.lab) if args.lab else course.labs[0]
-    folder = demo_submissions_dir(course, lab)
-    shutil.rmtree(folder, ignore_errors=True)
-    names = write_demo_submissions(course, lab, folder)
-    print(f"built the releases; grading {len(names)} example submissions of {lab.id} ({', '.join(names)})")
-    # The example submissions are the course's own notebooks: trusted, so grading them
-    # without a sandbox (on a machine that has none) is safe here.
-    options = dataclasses.replace(_grade_options(args), allow_unsandboxed=True, force=True)
-    report = grade_lab(course, lab, folder, options)
-    print(format_table(report.results))
-    print_review_list(report.results)
-    print(f"gradebook: grading/gradebook.db; marks: {report.marks_csv.relative_to(course.root)}")
+    with tempfile.TemporaryDirectory(prefix="course-demo-") as scratch:
+        # The demo's students are fake: they are graded in a copy of the course (its own
+        # grading/ and gradebook), never in this course's grading/ folder.
+        demo = throwaway_course(course, lab, Path(args.dir) if args.dir else Path(scratch) / "course")
+        folder = demo_submissions_dir(demo, lab)
+        names = write_demo_submissions(demo, lab, folder)
+        print(f"built the releases; grading {len(names)} example submissions of {lab.id} ({', '.join(names)}) in a throwaway course")
+        # The example submissions are the course's own notebooks: trusted, so grading them
+        # without a sandbox (on a machine that has none) is safe here.
+        options = dataclasses.replace(_grade_options(args), allow_unsandboxed=True, force=True)
+        report = grade_lab(demo, demo.lab(lab.id), folder, options)
+        print(format_table(report.results))
+        print_review_list(report.results)
+        if args.dir:
+            print(f"demo course kept in {demo.root} (gradebook {grading_root(demo) / 'gradebook.db'}); {grading_root(course)} untouched")
+        else:
+            print(f"graded in a throwaway course, now deleted (--dir DIR keeps it); {grading_root(course)} untouched")
     return 0
 
 
@@ -228,6 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="build, grade example submissions and print the marks")
     sandbox_options(p)
     p.add_argument("--lab", default=None, help="lab to demonstrate (default: the first)")
+    p.add_argument("--dir", default=None, help="keep the throwaway demo course (its grading/ and gradebook) in this new folder")
     run_options(p, workers=0)
     p.set_defaults(func=cmd_demo)
 

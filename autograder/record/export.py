@@ -75,7 +75,8 @@ def export_marks(course: Course, db_url: str, out: Path | None = None, identifie
             total, total_max = 0.0, 0.0
             for lab in course.labs:
                 result = results[lab.id].get(student)
-                total_max += lab_max[lab.id]
+                if results[lab.id]:  # a lab nobody has been graded in yet is not part of the total
+                    total_max += lab_max[lab.id]
                 if result is None:
                     row += ["", "", "", _number(lab_max[lab.id]), _status(None)]
                     continue
