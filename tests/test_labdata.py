@@ -126,7 +126,9 @@ def test_a_sandboxed_kernel_reads_a_dataset_the_grader_readied(tmp_path, monkeyp
     reader["id"] = "read-mnist"
     nb.cells.insert(2, reader)
     tests = next(c for c in nb.cells if c.get("id") == "q1-double-tests")
-    tests.source = tests.source.replace("### END HIDDEN TESTS", "assert len(_test) == 10000\n### END HIDDEN TESTS")
+    # The probe reads what the kernel loaded: without the dataset it raises, and Q1 scores zero.
+    tests.source = tests.source.replace('"outputs": [double(x) for x in inputs]}', '"outputs": [double(x) for x in inputs], "mnist": len(_test)}')
+    assert '"mnist": len(_test)' in tests.source
     nbformat.write(nb, source)
     course = load_course(root)
     build(course)

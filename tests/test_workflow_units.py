@@ -280,15 +280,15 @@ def test_secrets_are_every_solution_and_hidden_test_region(tmp_path):
     secrets = notebook_secrets(source_notebook(), LAB_ID)
     kinds = sorted(s.kind for s in secrets)
     assert kinds == ["hidden test", "hidden test", "solution", "solution", "solution"]
-    assert any("inputs = [random.Random(seed).randint(-100, 100) for _ in range(4)] + [21, -3]" in s.text for s in secrets)
+    assert any("inputs = [rng.randint(-100, 100) for _ in range(4)] + [21, -3]" in s.text for s in secrets)
     lines = secret_lines(secrets)
-    assert "inputs = [random.Random(seed).randint(-100, 100) for _ in range(4)] + [21, -3]" in lines and "return 2 * x" in lines
+    assert "inputs = [rng.randint(-100, 100) for _ in range(4)] + [21, -3]" in lines and "return 2 * x" in lines
     (tmp_path / "ok.txt").write_text("return x + x")
     hidden = next(s for s in secrets if "square" in s.text and s.kind == "hidden test")
     (tmp_path / "bad.py").write_text("# copied, re-indented\n" + "\n".join("    " + line for line in hidden.text.split()))
     leaks = find_leaks(tmp_path, secrets)
     assert [(leak.path, leak.secret.kind) for leak in leaks] == [("bad.py", "hidden test")]
-    assert redact("NameError: inputs = [random.Random(seed).randint(-100, 100) for _ in range(4)] + [21, -3]", lines).startswith("the hidden tests found a problem")
+    assert redact("NameError: inputs = [rng.randint(-100, 100) for _ in range(4)] + [21, -3]", lines).startswith("the hidden tests found a problem")
     assert redact("AssertionError: double(1) should be 2", lines) == "AssertionError: double(1) should be 2"
 
 

@@ -17,7 +17,8 @@ Q1_HIDDEN = """### BEGIN HIDDEN TESTS
 def probe(seed):
     import random
 
-    inputs = [random.Random(seed).randint(-100, 100) for _ in range(4)] + [21, -3]
+    rng = random.Random(seed)
+    inputs = [rng.randint(-100, 100) for _ in range(4)] + [21, -3]
     return {"inputs": inputs, "outputs": [double(x) for x in inputs]}
 
 
@@ -35,7 +36,8 @@ Q2_HIDDEN = """### BEGIN HIDDEN TESTS
 def probe(seed):
     import random
 
-    drawn = [round(random.Random(seed).uniform(-10, 10), 3) for _ in range(3)]
+    rng = random.Random(seed)
+    drawn = [round(rng.uniform(-10, 10), 3) for _ in range(3)]
     return {"inputs": [int(v) for v in DATA], "data": [square(int(v)) for v in DATA], "drawn": drawn, "squares": [square(x) for x in drawn]}
 
 

@@ -9,6 +9,8 @@ submission runs: a missing dataset would otherwise cost every student their mark
 
 from __future__ import annotations
 
+import os
+import stat
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -49,7 +51,29 @@ def prepare_lab_data(labs: Iterable[Lab], report: Callable[[Readied], None] | No
                     f"{lab.id} needs the dataset {name!r}, which could not be readied: {error}"
                 ) from error
             item = Readied(lab.id, name, time.monotonic() - start)
+            _readable_by_kernels()
             done.append(item)
             if report is not None:
                 report(item)
     return done
+
+
+def _readable_by_kernels() -> None:
+    """Let every user read the data cache: sandboxed kernels run as an unprivileged user, and
+    files the grader wrote through private temporary files (mode 0600) would stay unreadable.
+    The cache holds public datasets only."""
+    from course_utils.data.cache import cache_dir
+
+    for folder, _, files in os.walk(cache_dir()):
+        for path in [folder, *(os.path.join(folder, f) for f in files)]:
+            try:
+                mode = os.lstat(path).st_mode
+                if stat.S_ISLNK(mode):
+                    continue
+                wanted = mode | stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+                if stat.S_ISDIR(mode):
+                    wanted |= stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH
+                if wanted != mode:
+                    os.chmod(path, stat.S_IMODE(wanted))
+            except OSError:
+                pass  # not ours to change: the kernel reports it if it needs the file
