@@ -1,8 +1,11 @@
 """Lab 06 (transfer learning): hidden tests accept answers written differently, reject wrong ones.
 
-Each graded test cell (visible and hidden parts) is taken from the source notebook and run in
-a namespace holding the notebook's imports and given helpers plus an implementation written
-here. The teaching exercises' reference solutions get unit tests of their own.
+Each graded test cell's probe runs over a namespace holding the notebook's imports and given
+helpers plus an implementation written here; its judge compares the data with the reference
+solution's at the same seed (tests/lab_notebook.py, the real wire format and judge).
+``MUTATIONS`` lists wrong answers that must fail, ``CORRECT_BUT_DIFFERENT`` correct answers
+written differently that must pass. The teaching exercises' reference solutions get unit
+tests of their own.
 """
 
 from __future__ import annotations
@@ -17,8 +20,6 @@ import torch.nn.functional as F
 from lab_notebook import LabCells, run_source
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
-
-from course_utils import CheckFailed
 
 LAB = LabCells("lab06_transfer_learning")
 GIVEN = ("training-helpers", "transfer-model")
@@ -55,12 +56,6 @@ def reference(*answer_ids: str) -> dict:
     for answer_id in answer_ids:
         run_source(LAB.source(answer_id), namespace, f"<{answer_id}>")
     return namespace
-
-
-def run_tests(grade_id: str, namespace: dict) -> None:
-    """Run one graded test cell in ``namespace`` (seeded like a fresh kernel would not be)."""
-    torch.manual_seed(0)
-    LAB.run_tests(grade_id, namespace)
 
 
 def answers(ns: dict, **names) -> dict:
@@ -148,32 +143,6 @@ def finetune_extra_layer(ns: dict):
         return ns["TransferModel"](backbone.requires_grad_(True), head)
 
     return make
-
-
-def test_finetune_reference_passes():
-    run_tests("q1-finetune-model-tests", reference("q1-finetune-model"))
-
-
-@pytest.mark.parametrize("make", [finetune_sequential, finetune_own_class])
-def test_finetune_alternatives_pass(make):
-    ns = base_namespace()
-    run_tests("q1-finetune-model-tests", answers(ns, make_finetune_model=make(ns)))
-
-
-@pytest.mark.parametrize(
-    "make",
-    [
-        finetune_keeps_frozen,
-        finetune_with_softmax,
-        finetune_copies_backbone,
-        finetune_frozen_backbone,
-        finetune_extra_layer,
-    ],
-)
-def test_finetune_wrong_answers_fail(make):
-    ns = base_namespace()
-    with pytest.raises(CheckFailed):
-        run_tests("q1-finetune-model-tests", answers(ns, make_finetune_model=make(ns)))
 
 
 # --------------------------------------------------------------------- Q2: make_linear_probe
@@ -271,32 +240,6 @@ def probe_train_forgets_model(ns: dict):
     return make
 
 
-def test_probe_reference_passes():
-    run_tests("q2-linear-probe-tests", reference("q2-linear-probe"))
-
-
-@pytest.mark.parametrize("make", [probe_eval_in_forward, probe_own_train])
-def test_probe_alternatives_pass(make):
-    ns = base_namespace()
-    run_tests("q2-linear-probe-tests", answers(ns, make_linear_probe=make(ns)))
-
-
-@pytest.mark.parametrize(
-    "make",
-    [
-        probe_freeze_only,
-        probe_eval_once,
-        probe_not_frozen,
-        probe_head_frozen_too,
-        probe_train_forgets_model,
-    ],
-)
-def test_probe_wrong_answers_fail(make):
-    ns = reference("q2-linear-probe")  # LinearProbe as given, for the answers that build on it
-    with pytest.raises(CheckFailed):
-        run_tests("q2-linear-probe-tests", answers(ns, make_linear_probe=make(ns)))
-
-
 # ---------------------------------------------------------------------- Q3: extract_features
 
 
@@ -363,30 +306,6 @@ def extract_first_batches_only(model, loader):
     with torch.no_grad():
         pairs = [(model(x), y) for x, y in loader if len(y) == size]
     return torch.cat([p for p, _ in pairs]), torch.cat([y for _, y in pairs])
-
-
-def test_extract_reference_passes():
-    run_tests("q3-extract-features-tests", reference("q3-extract-features"))
-
-
-@pytest.mark.parametrize("fn", [extract_decorated, extract_detached])
-def test_extract_alternatives_pass(fn):
-    run_tests("q3-extract-features-tests", answers(base_namespace(), extract_features=fn))
-
-
-@pytest.mark.parametrize(
-    "fn",
-    [
-        extract_training_mode,
-        extract_inference_mode,
-        extract_with_graph,
-        extract_numpy,
-        extract_first_batches_only,
-    ],
-)
-def test_extract_wrong_answers_fail(fn):
-    with pytest.raises(CheckFailed):
-        run_tests("q3-extract-features-tests", answers(base_namespace(), extract_features=fn))
 
 
 # ---------------------------------------------------------------------- Q4: compare_transfer
@@ -626,36 +545,347 @@ def compare_probe_twice(ns: dict):
     return compare_transfer
 
 
+def finetune_float64_head(ns: dict):
+    """Correct too: the head built from its own weight tensors, features cast explicitly."""
+
+    class Tuned(nn.Module):
+        def __init__(self, backbone, classes):
+            super().__init__()
+            self.backbone = backbone
+            self.head = nn.Linear(backbone.out_features, classes)
+            for parameter in self.parameters():
+                parameter.requires_grad_(True)
+
+        def forward(self, x):
+            features = self.backbone(x).to(self.head.weight.dtype)
+            return features @ self.head.weight.T + self.head.bias
+
+    return lambda backbone, num_classes: Tuned(backbone, num_classes)
+
+
+def finetune_shared_head(ns: dict):
+    """Builds the head once and hands the same one to every model."""
+    heads: dict = {}
+
+    def make(backbone, num_classes):
+        key = (backbone.out_features, num_classes)
+        heads.setdefault(key, nn.Linear(*key))
+        return ns["TransferModel"](backbone.requires_grad_(True), heads[key])
+
+    return make
+
+
+def finetune_no_bias(ns: dict):
+    def make(backbone, num_classes):
+        head = nn.Linear(backbone.out_features, num_classes, bias=False)
+        return ns["TransferModel"](backbone.requires_grad_(True), head)
+
+    return make
+
+
+def finetune_ignores_num_classes(ns: dict):
+    def make(backbone, num_classes):
+        return ns["TransferModel"](backbone.requires_grad_(True), nn.Linear(backbone.out_features, 2))
+
+    return make
+
+
+def probe_no_grad_head(ns: dict):
+    """Correct too: the backbone's forward under no_grad inside a train() override."""
+
+    class Probe(ns["TransferModel"]):
+        def train(self, mode=True):
+            super().train(mode)
+            for module in self.backbone.modules():
+                module.training = False
+            return self
+
+        def forward(self, images):
+            with torch.no_grad():
+                features = self.backbone(images)
+            return self.head(features)
+
+    def make(backbone, num_classes):
+        for parameter in backbone.parameters():
+            parameter.requires_grad = False
+        return Probe(backbone, nn.Linear(backbone.out_features, num_classes)).train()
+
+    return make
+
+
+def probe_ignores_num_classes(ns: dict):
+    LinearProbe = ns["LinearProbe"]
+
+    def make(backbone, num_classes):
+        return LinearProbe(backbone.requires_grad_(False), nn.Linear(backbone.out_features, 2)).train()
+
+    return make
+
+
+def extract_numpy_stack(model, loader):
+    """Correct too: features gathered through NumPy, labels as a list turned into a tensor."""
+    import numpy as np
+
+    model.eval()
+    device = next(model.parameters()).device
+    rows, labels = [], []
+    with torch.no_grad():
+        for images, targets in loader:
+            rows.append(model(images.to(device)).cpu().numpy())
+            labels.extend(targets.tolist())
+    return torch.from_numpy(np.concatenate(rows)).float(), torch.tensor(labels, dtype=torch.int64)
+
+
+def extract_float64(model, loader):
+    model.eval()
+    with torch.no_grad():
+        pairs = [(model(x).double(), y) for x, y in loader]
+    return torch.cat([p for p, _ in pairs]), torch.cat([y for _, y in pairs])
+
+
+def extract_restores_train_mode(model, loader):
+    """Evaluation mode, but dropout left on: model.train() before the last batch."""
+    model.eval()
+    out, labels = [], []
+    with torch.no_grad():
+        for n, (x, y) in enumerate(loader):
+            if n == len(loader) - 1:
+                model.train()
+            out.append(model(x))
+            labels.append(y)
+    return torch.cat(out), torch.cat(labels)
+
+
+def _fixed(ns: dict, **overrides):
+    """The reference compare_transfer with some of its arguments replaced (an ignored argument)."""
+
+    def compare_transfer(make_backbone, train_loader, val_loader, num_classes, finetune_epochs, probe_epochs,
+                         finetune_lr=3e-4, probe_lr=1e-3):
+        args = dict(num_classes=num_classes, finetune_epochs=finetune_epochs, probe_epochs=probe_epochs,
+                    finetune_lr=finetune_lr, probe_lr=probe_lr)
+        args.update({k: (v(args) if callable(v) else v) for k, v in overrides.items()})
+        return ns["__reference"](make_backbone, train_loader, val_loader, **args)
+
+    return compare_transfer
+
+
+def compare_ignores_probe_lr(ns: dict):
+    return _fixed(ns, probe_lr=1e-3)
+
+
+def compare_ignores_finetune_lr(ns: dict):
+    return _fixed(ns, finetune_lr=3e-4)
+
+
+def compare_swapped_lrs(ns: dict):
+    return _fixed(ns, finetune_lr=lambda a: a["probe_lr"], probe_lr=lambda a: a["finetune_lr"])
+
+
+def compare_one_lr(ns: dict):
+    return _fixed(ns, probe_lr=lambda a: a["finetune_lr"])
+
+
+def compare_ignores_probe_epochs(ns: dict):
+    return _fixed(ns, probe_epochs=lambda a: a["finetune_epochs"])
+
+
+def compare_ignores_finetune_epochs(ns: dict):
+    return _fixed(ns, finetune_epochs=1)
+
+
+def compare_probe_fitted_on_val(ns: dict):
+    """The probe's head is trained on the validation features."""
+
+    def compare_transfer(make_backbone, train_loader, val_loader, num_classes, finetune_epochs, probe_epochs,
+                         finetune_lr=3e-4, probe_lr=1e-3):
+        tuned = _finetune_entry(ns, make_backbone, train_loader, val_loader, num_classes, finetune_epochs, finetune_lr)
+        return {"finetune": tuned,
+                "linear_probe": _probe_entry(ns, make_backbone, val_loader, val_loader, num_classes, probe_epochs, probe_lr)}
+
+    return compare_transfer
+
+
+def compare_finetuned_on_val(ns: dict):
+    def compare_transfer(make_backbone, train_loader, val_loader, num_classes, finetune_epochs, probe_epochs,
+                         finetune_lr=3e-4, probe_lr=1e-3):
+        tuned = _finetune_entry(ns, make_backbone, val_loader, val_loader, num_classes, finetune_epochs, finetune_lr)
+        return {"finetune": tuned,
+                "linear_probe": _probe_entry(ns, make_backbone, train_loader, val_loader, num_classes, probe_epochs, probe_lr)}
+
+    return compare_transfer
+
+
+def compare_float64_probe(ns: dict):
+    """Correct too: the probe's head trained in float64 by a loop of its own; accuracy from images."""
+
+    def compare_transfer(make_backbone, train_loader, val_loader, num_classes, finetune_epochs, probe_epochs,
+                         finetune_lr=3e-4, probe_lr=1e-3):
+        tuned = _finetune_entry(ns, make_backbone, train_loader, val_loader, num_classes, finetune_epochs, finetune_lr)
+        start = time.perf_counter()
+        probe = ns["make_linear_probe"](make_backbone(), num_classes)
+        features, labels = ns["extract_features"](probe.backbone, train_loader)
+        features = features.double()
+        probe.head.double()
+        optimiser = torch.optim.Adam(probe.head.parameters(), lr=probe_lr)
+        for _ in range(probe_epochs):
+            for chosen in torch.randperm(len(labels)).split(64):
+                optimiser.zero_grad()
+                F.cross_entropy(probe.head(features[chosen]), labels[chosen]).backward()
+                optimiser.step()
+        probe.head.float()
+        accuracy = ns["accuracy"](probe, val_loader)
+        return {"finetune": tuned,
+                "linear_probe": {"accuracy": accuracy, "seconds": time.perf_counter() - start, "model": probe}}
+
+    return compare_transfer
+
+
 def q4_namespace() -> dict:
     ns = reference(*Q4_PARTS, "q4-compare")
     ns["__reference"] = ns["compare_transfer"]
     return ns
 
 
-def test_compare_reference_passes():
-    run_tests("q4-compare-tests", reference(*Q4_PARTS, "q4-compare"))
+# ------------------------------------------------------------------------- the lists, as data
+
+# name -> (graded test cell, answer cell it replaces, name defined, factory(namespace) -> the answer)
+Q1, Q2, Q3, Q4 = "q1-finetune-model-tests", "q2-linear-probe-tests", "q3-extract-features-tests", "q4-compare-tests"
+ANSWERS = {Q1: ("q1-finetune-model",), Q2: ("q2-linear-probe",), Q3: ("q3-extract-features",), Q4: (*Q4_PARTS, "q4-compare")}
+NAMES = {Q1: "make_finetune_model", Q2: "make_linear_probe", Q3: "extract_features", Q4: "compare_transfer"}
 
 
-@pytest.mark.parametrize("make", [compare_own_loop, compare_probe_first])
-def test_compare_alternatives_pass(make):
-    ns = q4_namespace()
-    run_tests("q4-compare-tests", answers(ns, compare_transfer=make(ns)))
+def _plain(fn):
+    return lambda ns: fn
 
 
-@pytest.mark.parametrize(
-    "make",
-    [
-        compare_shared_backbone,
-        compare_probe_on_images,
-        compare_training_accuracy,
-        compare_untimed_extraction,
-        compare_probe_twice,
-    ],
-)
-def test_compare_wrong_answers_fail(make):
-    ns = q4_namespace()
-    with pytest.raises(CheckFailed):
-        run_tests("q4-compare-tests", answers(ns, compare_transfer=make(ns)))
+MUTATIONS = {
+    "finetune: backbone left frozen (no requires_grad_(True))": (Q1, finetune_keeps_frozen),
+    "finetune: softmax in forward": (Q1, finetune_with_softmax),
+    "finetune: trains a copy of the backbone": (Q1, finetune_copies_backbone),
+    "finetune: freezes the backbone": (Q1, finetune_frozen_backbone),
+    "finetune: an extra hidden layer in the head": (Q1, finetune_extra_layer),
+    "finetune: one head shared by every model": (Q1, finetune_shared_head),
+    "finetune: head without bias": (Q1, finetune_no_bias),
+    "finetune: num_classes ignored": (Q1, finetune_ignores_num_classes),
+    "probe: frozen but not kept in evaluation mode": (Q2, probe_freeze_only),
+    "probe: evaluation mode once, lost at model.train()": (Q2, probe_eval_once),
+    "probe: backbone not frozen": (Q2, probe_not_frozen),
+    "probe: head frozen too": (Q2, probe_head_frozen_too),
+    "probe: model.eval() leaves the model in training mode": (Q2, probe_train_forgets_model),
+    "probe: num_classes ignored": (Q2, probe_ignores_num_classes),
+    "extract: model left in training mode": (Q3, _plain(extract_training_mode)),
+    "extract: torch.inference_mode": (Q3, _plain(extract_inference_mode)),
+    "extract: features keep the autograd graph": (Q3, _plain(extract_with_graph)),
+    "extract: NumPy arrays returned": (Q3, _plain(extract_numpy)),
+    "extract: short last batch dropped": (Q3, _plain(extract_first_batches_only)),
+    "extract: float64 features": (Q3, _plain(extract_float64)),
+    "extract: dropout switched on for the last batch": (Q3, _plain(extract_restores_train_mode)),
+    "compare: one backbone for both approaches": (Q4, compare_shared_backbone),
+    "compare: probe trained on images every epoch": (Q4, compare_probe_on_images),
+    "compare: training accuracy reported": (Q4, compare_training_accuracy),
+    "compare: feature extraction not timed": (Q4, compare_untimed_extraction),
+    "compare: 'fine-tuning' a frozen backbone": (Q4, compare_probe_twice),
+    "compare: probe_lr ignored": (Q4, compare_ignores_probe_lr),
+    "compare: finetune_lr ignored": (Q4, compare_ignores_finetune_lr),
+    "compare: learning rates swapped": (Q4, compare_swapped_lrs),
+    "compare: finetune_lr used for the probe too": (Q4, compare_one_lr),
+    "compare: probe_epochs ignored": (Q4, compare_ignores_probe_epochs),
+    "compare: finetune_epochs ignored": (Q4, compare_ignores_finetune_epochs),
+    "compare: linear probe fitted on the validation data": (Q4, compare_probe_fitted_on_val),
+    "compare: fine-tuned on the validation data": (Q4, compare_finetuned_on_val),
+}
+
+CORRECT_BUT_DIFFERENT = {
+    "finetune: nn.Sequential with named children": (Q1, finetune_sequential),
+    "finetune: a class of its own with F.linear": (Q1, finetune_own_class),
+    "finetune: matrix product with the head's weights": (Q1, finetune_float64_head),
+    "probe: evaluation mode set in forward": (Q2, probe_eval_in_forward),
+    "probe: a class of its own overriding train()": (Q2, probe_own_train),
+    "probe: module flags set directly, forward under no_grad": (Q2, probe_no_grad_head),
+    "extract: decorator, preallocated output": (Q3, _plain(extract_decorated)),
+    "extract: detach() instead of no_grad": (Q3, _plain(extract_detached)),
+    "extract: through NumPy": (Q3, _plain(extract_numpy_stack)),
+    "compare: its own training loop, probe accuracy on images with accuracy()": (Q4, compare_own_loop),
+    "compare: the probe first, one timer helper": (Q4, compare_probe_first),
+    "compare: float64 head, own loop, other shuffling": (Q4, compare_float64_probe),
+}
+SEEDS = (0, 1)
+
+
+def answer_namespace(grade_id: str, factory) -> dict:
+    """The reference namespace for ``grade_id`` with the answer ``factory`` makes in place of the notebook's."""
+    ns = q4_namespace() if grade_id == Q4 else reference(*ANSWERS[grade_id])
+    return answers(ns, **{NAMES[grade_id]: factory(ns)})
+
+
+_RECORDS: dict = {}
+
+
+def reference_record(grade_id: str, seed: int):
+    """The reference's probe record (computed once per test session)."""
+    if (grade_id, seed) not in _RECORDS:
+        _RECORDS[grade_id, seed] = LAB.probe(grade_id, reference(*ANSWERS[grade_id]), seed)
+        assert _RECORDS[grade_id, seed].ok, _RECORDS[grade_id, seed].error
+    return _RECORDS[grade_id, seed]
+
+
+@pytest.mark.parametrize("grade_id", [Q1, Q2, Q3, Q4])
+def test_reference_passes_visible_checks_and_its_own_judge(grade_id):
+    ns = reference(*ANSWERS[grade_id])
+    LAB.run_visible(grade_id, ns)
+    for seed in SEEDS:
+        verdict = LAB.verdict(grade_id, ns, reference_record(grade_id, seed), seed)
+        assert verdict.passed, verdict.message
+
+
+@pytest.mark.parametrize("name", sorted(MUTATIONS))
+def test_wrong_answers_fail(name):
+    grade_id, factory = MUTATIONS[name]
+    for seed in SEEDS:
+        verdict = LAB.verdict(grade_id, answer_namespace(grade_id, factory), reference_record(grade_id, seed), seed)
+        assert not verdict.passed, f"{name} passes at seed {seed}"
+
+
+@pytest.mark.parametrize("name", sorted(CORRECT_BUT_DIFFERENT))
+def test_correct_answers_written_differently_pass(name):
+    grade_id, factory = CORRECT_BUT_DIFFERENT[name]
+    ns = answer_namespace(grade_id, factory)
+    LAB.run_visible(grade_id, ns)
+    for seed in SEEDS:
+        verdict = LAB.verdict(grade_id, ns, reference_record(grade_id, seed), seed)
+        assert verdict.passed, f"{name} at seed {seed}: {verdict.message}"
+
+
+def test_lists_are_long_enough():
+    assert len(MUTATIONS) >= 8 and len(CORRECT_BUT_DIFFERENT) >= 3
+    for grade_id in (Q1, Q2, Q3, Q4):
+        assert sum(g == grade_id for g, _ in MUTATIONS.values()) >= 2
+        assert sum(g == grade_id for g, _ in CORRECT_BUT_DIFFERENT.values()) >= 2
+
+
+def test_a_wrong_answer_is_told_what_went_wrong():
+    """Judges name the likely mistake, and never quote the reference's numbers."""
+    cases = {
+        (Q1, finetune_with_softmax): "softmax",
+        (Q4, compare_probe_fitted_on_val): "validation labels",
+        (Q4, compare_swapped_lrs): "finetune_lr",
+        (Q4, compare_probe_on_images): "extract their features once",
+    }
+    for (grade_id, factory), phrase in cases.items():
+        verdict = LAB.verdict(grade_id, answer_namespace(grade_id, factory), reference_record(grade_id, 0), 0)
+        assert not verdict.passed and phrase in verdict.message, verdict.message
+
+
+@pytest.mark.slow
+def test_compare_margins_hold_for_20_seeds():
+    """Q4 trains models: the reference and a correct answer written differently pass under 20 seeds."""
+    other = answer_namespace(Q4, compare_float64_probe)
+    for seed in range(20):
+        ref = reference_record(Q4, seed)
+        mine = LAB.verdict(Q4, reference(*ANSWERS[Q4]), ref, seed)
+        assert mine.passed, f"the reference fails its own judge at seed {seed}: {mine.message}"
+        theirs = LAB.verdict(Q4, other, ref, seed)
+        assert theirs.passed, f"a correct answer fails at seed {seed}: {theirs.message}"
 
 
 # ------------------------------------------------------------------- the teaching exercises
