@@ -85,8 +85,9 @@ def test_every_attack_earns_exactly_its_honest_score(toy_course, tmp_path, liste
     options = GradeOptions(
         workers=2,
         progress=False,
-        limits=Limits(cell_timeout_s=10, notebook_timeout_s=40),
-        sandbox=SandboxLimits(memory_mb=1024, pids=128, cpu_s=120),
+        limits=Limits(cell_timeout_s=10, notebook_timeout_s=40, interrupt_grace_s=3),
+        # tmpfs pages count against the memory limit: keep /tmp + working dir well below it
+        sandbox=SandboxLimits(memory_mb=1024, pids=128, cpu_s=120, tmp_mb=64, workdir_mb=64),
     )
     report = grade_lab(toy_course, lab, folder, options)
     by = {r.student: r for r in report.results}

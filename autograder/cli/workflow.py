@@ -95,7 +95,9 @@ def cmd_feedback(course: Course, args: argparse.Namespace) -> int:
         print(f"{len(report.zips)} zips in {report.zips[0].parent.relative_to(root)}/")
     if report.pending:
         print(f"not final yet (manual grading pending): {', '.join(report.pending)}")
-    return 1 if report.pending else 0
+    for problem in report.problems:
+        print(f"problem: {problem}")
+    return 1 if report.pending or report.problems else 0
 
 
 @_friendly

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import zipfile
-from dataclasses import dataclass
+import html as html_escape
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
@@ -23,7 +24,7 @@ from autograder.authoring.leaks import normalise, notebook_secrets, redact, secr
 from autograder.authoring.notebooks import NotebookError, read_notebook
 from autograder.record.penalties import apply_late_penalties
 from autograder.review.restore import grade_id_of
-from autograder.record.results import LabResult, lab_results
+from autograder.record.results import LabResult, lab_results, safe_text
 from autograder.collect.roster import load_roster
 
 TEMPLATE = Path(__file__).parent / "templates" / "feedback.html.j2"
@@ -37,6 +38,7 @@ class FeedbackReport:
     pages: list[Path]
     zips: list[Path]
     pending: list[str]  # students with answers still waiting for manual grading
+    problems: list[str] = field(default_factory=list)  # students whose page is a plain fallback, and why
 
 
 def _environment() -> jinja2.Environment:
@@ -66,7 +68,7 @@ def _answers(course: Course, lab: Lab, result: LabResult, secrets: list[str]) ->
         if any(secret in flat for secret in secrets):
             source = "(this answer matches the reference solution, so it is not reproduced here)"
         else:
-            source = cell.source
+            source = safe_text(cell.source, 100_000)
         answers.append({"grade_id": gid, "source": source})
         wanted.discard(gid)
     return answers
@@ -131,12 +133,19 @@ def write_feedback(
     hint_lines = secret_lines(secrets)
     regions = [s.normalised for s in secrets if len(s.normalised) >= 10]
     pages, zips, pending = [], [], []
+    problems: list[str] = []
     for student, result in sorted(results.items()):
-        answers = _answers(course, lab, result, regions) if show_answers else []
-        html = render_page(course, lab, result, names.get(student) or student, answers, hint_lines)
+        # One student's broken record (odd text, a huge message, a notebook that cannot be read)
+        # never stops the class's feedback: that student gets a plain page and the run says so.
+        try:
+            answers = _answers(course, lab, result, regions) if show_answers else []
+            html = render_page(course, lab, result, safe_text(names.get(student) or student, 200), answers, hint_lines)
+        except Exception as error:
+            problems.append(f"{student}: feedback page could not be built ({type(error).__name__}); a plain page was written")
+            html = _fallback_page(lab, student, result)
         page = feedback_page(course, student, lab)
         page.parent.mkdir(parents=True, exist_ok=True)
-        page.write_text(html, encoding="utf-8")
+        page.write_text(html, encoding="utf-8", errors="replace")
         pages.append(page)
         if result.needs_manual:
             pending.append(student)
@@ -146,4 +155,19 @@ def write_feedback(
             with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as handle:
                 handle.write(page, f"{lab.id}/feedback.html")
             zips.append(archive)
-    return FeedbackReport(pages, zips, pending)
+    return FeedbackReport(pages, zips, pending, problems)
+
+
+def _fallback_page(lab: Lab, student: str, result: LabResult) -> str:
+    """A minimal page with the mark alone, for a record the full page could not be built from."""
+    try:
+        mark = f"{result.final:g} / {result.max_score:g}"
+    except Exception:
+        mark = "see your instructor"
+    return (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Feedback</title></head><body>"
+        f"<h1>{html_escape.escape(safe_text(lab.title, 200))}: {html_escape.escape(safe_text(student, 200))}</h1>"
+        f"<p>Mark: {html_escape.escape(mark)}</p>"
+        "<p>The detailed feedback for this submission could not be generated; your instructor has been told.</p>"
+        "</body></html>"
+    )

@@ -18,7 +18,7 @@ from pathlib import Path
 from autograder.course import Course
 from autograder.layout import export_dir
 from autograder.record.penalties import apply_late_penalties
-from autograder.record.results import LabResult, lab_results, questions
+from autograder.record.results import LabResult, lab_results, questions, safe_text
 from autograder.collect.roster import RosterEntry, load_roster
 
 IDENTIFIERS = {"email": "Email address", "idnumber": "ID number"}
@@ -44,7 +44,7 @@ def _status(result: LabResult | None) -> str:
     flags = result.flags
     if result.status != "graded" and result.message:
         flags = [f"{result.status}: {result.message}" if f == result.status else f for f in flags]
-    return "; ".join(flags) or "ok"
+    return safe_text("; ".join(safe_text(f, 2000) for f in flags) or "ok", 4000)
 
 
 def export_marks(course: Course, db_url: str, out: Path | None = None, identifier: str = "email") -> ExportReport:
@@ -62,7 +62,8 @@ def export_marks(course: Course, db_url: str, out: Path | None = None, identifie
     warnings: list[str] = []
 
     full_csv = out / "marks_full.csv"
-    with open(full_csv, "w", newline="", encoding="utf-8") as handle:
+    # errors="replace": a lone surrogate in any field can never stop the export.
+    with open(full_csv, "w", newline="", encoding="utf-8", errors="replace") as handle:
         writer = csv.writer(handle)
         header = ["student_id", "first_name", "last_name", "email", "on_roster"]
         for lab in course.labs:
@@ -80,14 +81,19 @@ def export_marks(course: Course, db_url: str, out: Path | None = None, identifie
                 if result is None:
                     row += ["", "", "", _number(lab_max[lab.id]), _status(None)]
                     continue
-                total += result.final
-                row += [_number(result.raw), _number(result.penalty), _number(result.final), _number(result.max_score), _status(result)]
+                try:  # one student's broken record costs that cell only, never the class's export
+                    cells = [_number(result.raw), _number(result.penalty), _number(result.final), _number(result.max_score), _status(result)]
+                    total += result.final
+                except Exception as error:
+                    cells = ["", "", "", _number(lab_max[lab.id]), f"record unreadable ({type(error).__name__})"]
+                    warnings.append(f"{student}: {lab.id} record could not be exported ({type(error).__name__}): check it")
+                row += cells
             writer.writerow(row + [_number(total), _number(total_max)])
             if not on_roster:
                 warnings.append(f"{student} was graded but is not on the roster (import it with `course roster import`)")
 
     moodle_csv = out / "moodle_grades.csv"
-    with open(moodle_csv, "w", newline="", encoding="utf-8") as handle:
+    with open(moodle_csv, "w", newline="", encoding="utf-8", errors="replace") as handle:
         writer = csv.writer(handle)
         writer.writerow([IDENTIFIERS[identifier]] + [lab.id for lab in course.labs])
         for student in students:
@@ -99,7 +105,10 @@ def export_marks(course: Course, db_url: str, out: Path | None = None, identifie
             marks = []
             for lab in course.labs:
                 result = results[lab.id].get(student)
-                marks.append("" if result is None else _number(result.final))
+                try:
+                    marks.append("" if result is None else _number(result.final))
+                except Exception:
+                    marks.append("")  # reported in the full CSV's warnings
             writer.writerow([key, *marks])
     for lab in course.labs:
         pending = sorted(s for s, r in results[lab.id].items() if r.needs_manual)

@@ -91,6 +91,24 @@ class LabResult:
         return labels
 
 
+MAX_TEXT = 20_000  # characters of one recorded message shown on a page or in a CSV cell
+
+
+def safe_text(value: object, limit: int = MAX_TEXT) -> str:
+    """``value`` as text that can always be written: lone surrogates replaced, length capped,
+    and never an exception (a student's object whose ``str`` recurses becomes a placeholder)."""
+    try:
+        text = value if isinstance(value, str) else str(value)
+    except Exception as error:  # RecursionError, a broken __str__: the record is the student's
+        text = f"(unprintable {type(value).__name__}: {type(error).__name__})"
+    if not isinstance(text, str):
+        text = "(unprintable)"
+    text = text.encode("utf-8", "replace").decode("utf-8")  # lone surrogates ("\udc80") become "?"
+    if len(text) > limit:
+        text = f"{text[:limit]}... [{len(text) - limit} more characters cut]"
+    return text
+
+
 def questions(course: Course, lab: Lab) -> list[Question]:
     """The lab's graded cells in notebook order, each with the answer cells since the previous one."""
     template = lab_template(course, lab)
@@ -117,7 +135,7 @@ def read_report(course: Course, lab: Lab) -> dict[str, dict]:
         return {}
     try:
         entries = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+    except (OSError, ValueError, RecursionError):
         return {}
     return {e["student"]: e for e in entries if isinstance(e, dict) and "student" in e}
 
@@ -146,8 +164,6 @@ def lab_results(course: Course, lab: Lab, db_url: str) -> dict[str, LabResult]:
     """Every recorded submission of ``lab``, by student id."""
     qs = questions(course, lab)
     report = read_report(course, lab)
-    policy = lab.late
-    notebook_id = lab.notebook_id
     results: dict[str, LabResult] = {}
     with open_gradebook(db_url, course.id) as gb:
         try:
@@ -157,38 +173,50 @@ def lab_results(course: Course, lab: Lab, db_url: str) -> dict[str, LabResult]:
         for submission in submissions:
             student = submission.student.id
             entry = report.get(student, {})
-            cells_report = {c.get("grade_id"): c for c in entry.get("scores", []) if isinstance(c, dict)}
             try:
-                notebook = gb.find_submission_notebook(notebook_id, lab.id, student)
-            except MissingEntry:
-                notebook = None
-            grades = {g.name: g for g in notebook.grades} if notebook else {}
-            comments: dict[str, str] = {}
-            if notebook:
-                for comment in notebook.comments:
-                    if comment.manual_comment and comment.manual_comment.strip():
-                        comments[comment.name] = comment.manual_comment.strip()
-            cells = []
-            for q in qs:
-                points, outcome = _outcome(q, grades.get(q.grade_id), cells_report.get(q.grade_id))
-                notes = [comments[a] for a in dict.fromkeys([*q.answer_ids, q.grade_id]) if a in comments]
-                cells.append(CellResult(q, points, outcome, str(cells_report.get(q.grade_id, {}).get("message", "")), notes))
-            timestamp = submission.timestamp.replace(tzinfo=dt.timezone.utc) if submission.timestamp else None
-            seconds = float(submission.total_seconds_late)
-            results[student] = LabResult(
-                student=student,
-                lab=lab.id,
-                timestamp=timestamp,
-                seconds_late=seconds,
-                days_charged=policy.days_charged(seconds) if seconds > 0 else 0,
-                raw=float(submission.score),
-                max_score=float(submission.max_score),
-                penalty=float(submission.late_submission_penalty or 0.0),
-                status=str(entry.get("status", "graded")),
-                message=str(entry.get("message", "")),
-                needs_manual=bool(submission.needs_manual_grade),
-                flagged=any(bool(n.flagged) for n in submission.notebooks),
-                review=[str(f) for f in entry.get("flags", [])] + [str(r) for r in entry.get("repairs", [])],
-                cells=cells,
-            )
+                results[student] = _lab_result(lab, qs, gb, submission, entry)
+            except Exception as error:  # one broken record never costs the class its results
+                fallback = {"status": "stopped", "flags": [f"this student's grading record could not be read ({type(error).__name__}): check it"]}
+                results[student] = _lab_result(lab, qs, gb, submission, fallback)
     return results
+
+
+def _lab_result(lab: Lab, qs: list[Question], gb, submission, entry: dict) -> LabResult:
+    """One student's result, from the gradebook and their entry in the grading report."""
+    policy = lab.late
+    notebook_id = lab.notebook_id
+    student = submission.student.id
+    cells_report = {c.get("grade_id"): c for c in entry.get("scores", []) if isinstance(c, dict)}
+    try:
+        notebook = gb.find_submission_notebook(notebook_id, lab.id, student)
+    except MissingEntry:
+        notebook = None
+    grades = {g.name: g for g in notebook.grades} if notebook else {}
+    comments: dict[str, str] = {}
+    if notebook:
+        for comment in notebook.comments:
+            if comment.manual_comment and comment.manual_comment.strip():
+                comments[comment.name] = comment.manual_comment.strip()
+    cells = []
+    for q in qs:
+        points, outcome = _outcome(q, grades.get(q.grade_id), cells_report.get(q.grade_id))
+        notes = [comments[a] for a in dict.fromkeys([*q.answer_ids, q.grade_id]) if a in comments]
+        cells.append(CellResult(q, points, outcome, safe_text(cells_report.get(q.grade_id, {}).get("message", "")), notes))
+    timestamp = submission.timestamp.replace(tzinfo=dt.timezone.utc) if submission.timestamp else None
+    seconds = float(submission.total_seconds_late)
+    return LabResult(
+        student=student,
+        lab=lab.id,
+        timestamp=timestamp,
+        seconds_late=seconds,
+        days_charged=policy.days_charged(seconds) if seconds > 0 else 0,
+        raw=float(submission.score),
+        max_score=float(submission.max_score),
+        penalty=float(submission.late_submission_penalty or 0.0),
+        status=safe_text(entry.get("status", "graded"), 40),
+        message=safe_text(entry.get("message", "")),
+        needs_manual=bool(submission.needs_manual_grade),
+        flagged=any(bool(n.flagged) for n in submission.notebooks),
+        review=[safe_text(f) for f in [*entry.get("flags", []), *entry.get("repairs", [])]],
+        cells=cells,
+    )

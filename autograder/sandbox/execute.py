@@ -11,9 +11,7 @@ import asyncio
 import json
 import os
 import shutil
-import signal
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -194,11 +192,8 @@ def execute_notebook(
     timed_out: list[int] = []
     slow: list[tuple[int, float]] = []  # (cell index, seconds) beyond the normal cell time
 
-    saved_handlers = _signal_handlers()
-
     async def run() -> None:
         async with client.async_setup_kernel(env=env or kernel_env(limits), cwd=str(workdir)):
-            _restore_signal_handlers(saved_handlers)
             for index, cell in enumerate(nb.cells):
                 original = cell.source
                 if index in probes:
@@ -249,7 +244,7 @@ def execute_notebook(
             records[test.grade_id] = f"the test's data was malformed or missing ({error})"
 
     try:
-        asyncio.run(run())
+        _run_keeping_signals(run())
         completed = True
     except _NotebookTimeout:
         pass
@@ -307,26 +302,32 @@ def resource_notices(nb: NotebookNode) -> list[str]:
     return []
 
 
-_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+class _KeepSignalsLoop(asyncio.SelectorEventLoop):
+    """An event loop on which nbclient cannot install its SIGINT/SIGTERM handlers.
+
+    nbclient's handlers shut the kernel down and carry on (the student would get a zero for a
+    dead kernel, and the grader would not stop), and leave SIGTERM at its default afterwards.
+    The caller's handlers decide instead: ``course grade`` stops cleanly (executors.py)."""
+
+    def add_signal_handler(self, sig, callback, *args):  # type: ignore[override]
+        raise RuntimeError("the grader keeps its own signal handlers")  # nbclient skips its own
 
 
-def _signal_handlers() -> dict:
-    """This process's SIGINT and SIGTERM handlers (main thread only; elsewhere none can be set)."""
-    if threading.current_thread() is not threading.main_thread():
-        return {}
-    return {sig: signal.getsignal(sig) for sig in _SIGNALS}
-
-
-def _restore_signal_handlers(saved: dict) -> None:
-    """Undo nbclient's handlers: on SIGINT/SIGTERM it shuts the kernel down and carries on (the
-    student would get a zero for a dead kernel) and afterwards leaves SIGTERM at its default.
-    The caller's handlers decide instead (``course grade`` stops cleanly, see executors.py)."""
-    if not saved:
+def _run_keeping_signals(coroutine) -> None:
+    if hasattr(asyncio, "Runner"):  # Python 3.11+
+        with asyncio.Runner(loop_factory=_KeepSignalsLoop) as runner:
+            runner.run(coroutine)
         return
-    loop = asyncio.get_running_loop()
-    for sig, handler in saved.items():
-        loop.remove_signal_handler(sig)
-        signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+    loop = _KeepSignalsLoop()
+    try:
+        loop.run_until_complete(coroutine)
+    finally:
+        pending = asyncio.all_tasks(loop)
+        for task in pending:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
 
 
 def _cleanup(client: NotebookClient) -> None:

@@ -155,6 +155,46 @@ CASES: list[Case] = [
 ]
 
 
+def _flood_across_cells(cells: list) -> list:
+    """Twelve cells of 900 kB each: under the per-cell cap, over the whole notebook's 8 MiB."""
+    position = next(i for i, c in enumerate(cells) if "DATA = " in c.source) + 1
+    return cells[:position] + [new_code_cell("print('y' * 900_000)") for _ in range(12)] + cells[position:]
+
+
+FILL_DISK = (
+    "chunk = b'z' * 2**20\n"
+    "for path in ('fill.bin', '/tmp/fill.bin'):\n"
+    "    try:\n"
+    "        with open(path, 'wb') as handle:\n"
+    "            for _ in range(4096):\n"
+    "                handle.write(chunk)\n"
+    "    except OSError as error:\n"
+    "        print(path, error)"
+)
+
+# The sandbox gives nothing away, and its limits stop floods with a clear message (docs/grading.md).
+CASES += [
+    Case(
+        "reads_root_only_files",
+        {
+            "q1-double": DOUBLE_OK,
+            "q2-square": "try:\n    open('/etc/shadow').read()\n    LEAKED = True\nexcept OSError:\n    LEAKED = False\n\n"
+            "def square(x):\n    return x * x if LEAKED else -1",
+        },
+        score=2,
+    ),
+    Case("floods_output_across_cells", {"q1-double": DOUBLE_OK, "q2-square": SQUARE_OK}, edit=_flood_across_cells, score=5, flag="whole notebook"),
+    Case("fills_the_disk", {"q1-double": DOUBLE_OK, "q2-square": SQUARE_OK}, extra=FILL_DISK, score=5, flag="size-capped"),
+    Case(
+        "ignores_sigint",
+        {"q1-double": DOUBLE_OK, "q2-square": "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"},
+        score=2,
+        flag="ignored the interrupt",
+        status="stopped",
+    ),
+]
+
+
 from adversarial.probe_attacks import PROBE_CASES  # noqa: E402 - they reuse this module's Case and answers
 
 CASES += PROBE_CASES
