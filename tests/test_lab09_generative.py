@@ -1,12 +1,16 @@
 """Lab 09 (GANs and diffusion) beyond running the notebook.
 
-The hidden tests of each graded cell are taken from the source notebook and run against the
-reference answer, against correct answers written in other ways (they must pass) and against
-typical wrong answers (they must fail). The notebook's teaching helpers get unit tests of their own.
+Each graded cell's probe runs (in this process, through the real wire format) on the reference
+answer, on correct answers written in other ways and on typical wrong answers, and its judge
+compares the data with the reference's record at the same seed: the reference and the correct
+answers must pass, every wrong answer must fail (lists WRONG and CORRECT below). The notebook's
+teaching helpers get unit tests of their own.
 """
 
 from __future__ import annotations
 
+import copy
+import functools
 import math
 
 import numpy as np
@@ -17,6 +21,8 @@ from lab_notebook import LabCells, run_source
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from autograder.judge.judging import judge_record
+from autograder.judge.wire import ProbeRecord
 from course_utils.data import mnist as mnist_module
 
 LAB = LabCells("lab09_generative")
@@ -45,22 +51,6 @@ def teaching(*cell_ids: str, namespace: dict | None = None) -> dict:
     for cell_id in cell_ids:
         run_source(CELLS[cell_id], namespace, f"<{cell_id}>")
     return namespace
-
-
-def passes(grade_id: str, **answers) -> bool:
-    """True when the graded test cell accepts the answers (they replace the notebook's names)."""
-    namespace = base_namespace()
-    namespace.update(answers)
-    torch.manual_seed(0)
-    return not LAB.fails(grade_id, namespace)
-
-
-def run_tests(grade_id: str, **answers) -> None:
-    """Run the graded test cell with the answers; raise what it raises."""
-    namespace = base_namespace()
-    namespace.update(answers)
-    torch.manual_seed(0)
-    LAB.run_tests(grade_id, namespace)
 
 
 # ------------------------------------------------------------------------ the notebook's shape
@@ -129,24 +119,6 @@ def d_loss_detached(real_logits, fake_logits, smoothing=0.0):
     return torch.tensor(d_loss_bce(real_logits, fake_logits, smoothing).item())
 
 
-def test_discriminator_loss_reference_passes():
-    run_tests("q1a-discriminator-loss-tests",
-              discriminator_loss=reference("q1a-discriminator-loss", "discriminator_loss"))
-
-
-@pytest.mark.parametrize("answer", [d_loss_bce, d_loss_softplus])
-def test_discriminator_loss_alternatives_pass(answer):
-    run_tests("q1a-discriminator-loss-tests", discriminator_loss=answer)
-
-
-@pytest.mark.parametrize(
-    "answer",
-    [d_loss_naive_logs, d_loss_two_sided, d_loss_halved, d_loss_pooled, d_loss_ignores_smoothing, d_loss_detached],
-)
-def test_discriminator_loss_wrong_answers_fail(answer):
-    assert not passes("q1a-discriminator-loss-tests", discriminator_loss=answer)
-
-
 def g_loss_bce(fake_logits):
     return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
 
@@ -170,20 +142,6 @@ def g_loss_sum(fake_logits):
 
 def g_loss_wrong_sign(fake_logits):
     return F.softplus(fake_logits).mean()
-
-
-def test_generator_loss_reference_passes():
-    run_tests("q1b-generator-loss-tests", generator_loss=reference("q1b-generator-loss", "generator_loss"))
-
-
-@pytest.mark.parametrize("answer", [g_loss_bce, g_loss_softplus])
-def test_generator_loss_alternatives_pass(answer):
-    run_tests("q1b-generator-loss-tests", generator_loss=answer)
-
-
-@pytest.mark.parametrize("answer", [g_loss_minimax, g_loss_naive, g_loss_sum, g_loss_wrong_sign])
-def test_generator_loss_wrong_answers_fail(answer):
-    assert not passes("q1b-generator-loss-tests", generator_loss=answer)
 
 
 def test_reference_losses_match_the_training_loops_bce_with_targets():
@@ -219,21 +177,6 @@ def linear_one_too_many(T, beta_start=1e-4, beta_end=0.02):
 
 def linear_reversed(T, beta_start=1e-4, beta_end=0.02):
     return torch.linspace(beta_end, beta_start, T, dtype=torch.float64)
-
-
-def test_linear_schedule_reference_passes():
-    run_tests("q2a-linear-schedule-tests",
-              linear_beta_schedule=reference("q2a-linear-schedule", "linear_beta_schedule"))
-
-
-@pytest.mark.parametrize("answer", [linear_python, linear_numpy])
-def test_linear_schedule_alternatives_pass(answer):
-    run_tests("q2a-linear-schedule-tests", linear_beta_schedule=answer)
-
-
-@pytest.mark.parametrize("answer", [linear_float32, linear_one_too_many, linear_reversed])
-def test_linear_schedule_wrong_answers_fail(answer):
-    assert not passes("q2a-linear-schedule-tests", linear_beta_schedule=answer)
 
 
 def cosine_improved_diffusion_style(T, s=0.008, max_beta=0.999):
@@ -279,23 +222,6 @@ def cosine_t_points(T, s=0.008):
     f = torch.cos((fraction + s) / (1 + s) * math.pi / 2) ** 2
     betas = (1 - f[1:] / f[:-1]).clamp(max=0.999)
     return torch.cat([betas, betas[-1:]])
-
-
-def test_cosine_schedule_reference_passes():
-    run_tests("q2b-cosine-schedule-tests",
-              cosine_beta_schedule=reference("q2b-cosine-schedule", "cosine_beta_schedule"))
-
-
-@pytest.mark.parametrize("answer", [cosine_improved_diffusion_style, cosine_numpy_normalised])
-def test_cosine_schedule_alternatives_pass(answer):
-    run_tests("q2b-cosine-schedule-tests", cosine_beta_schedule=answer)
-
-
-@pytest.mark.parametrize(
-    "answer", [cosine_unclipped, cosine_clipped_below_too, cosine_without_offset, cosine_float32, cosine_t_points]
-)
-def test_cosine_schedule_wrong_answers_fail(answer):
-    assert not passes("q2b-cosine-schedule-tests", cosine_beta_schedule=answer)
 
 
 def test_make_schedule_holds_float32_products_and_moves():
@@ -352,24 +278,6 @@ def q_sample_fresh_noise(x0, t, noise, schedule):
 def q_sample_in_place(x0, t, noise, schedule):
     alpha_bar = schedule.alpha_bars[t].view(-1, 1, 1, 1)
     return x0.mul_(alpha_bar.sqrt()).add_((1 - alpha_bar).sqrt() * noise)
-
-
-def test_q_sample_reference_passes():
-    run_tests("q3-q-sample-tests", q_sample=reference("q3-q-sample", "q_sample"))
-
-
-@pytest.mark.parametrize("answer", [q_sample_gather, q_sample_loop])
-def test_q_sample_alternatives_pass(answer):
-    run_tests("q3-q-sample-tests", q_sample=answer)
-
-
-@pytest.mark.parametrize(
-    "answer",
-    [q_sample_alphas, q_sample_no_sqrt, q_sample_first_step_only, q_sample_off_by_one, q_sample_fresh_noise,
-     q_sample_in_place],
-)
-def test_q_sample_wrong_answers_fail(answer):
-    assert not passes("q3-q-sample-tests", q_sample=answer)
 
 
 # ------------------------------------------------------------ question 4: one sampling step
@@ -489,32 +397,272 @@ def p_step_model_gets_t_plus_one(model, x_t, t, schedule, generator):
     return mean + (t > 0).view(-1, 1, 1, 1) * torch.sqrt(beta) * torch.randn(x_t.shape, generator=generator)
 
 
-def test_p_sample_step_reference_passes():
-    run_tests("q4-p-sample-step-tests", p_sample_step=reference("q4-p-sample-step", "p_sample_step"))
+# ------------------------------------------------------------ more answers, and the lists as data
 
 
-@pytest.mark.parametrize("answer", [p_step_via_x0, p_step_loop])
-def test_p_sample_step_alternatives_pass(answer):
-    run_tests("q4-p-sample-step-tests", p_sample_step=answer)
+def d_loss_float64_inside(real_logits, fake_logits, smoothing=0.0):
+    """Correct: computed in float64 with logsigmoid, returned in the logits' dtype."""
+    r, f = real_logits.double(), fake_logits.double()
+    loss = -((1 - smoothing) * F.logsigmoid(r) + smoothing * F.logsigmoid(-r)).mean() - F.logsigmoid(-f).mean()
+    return loss.to(real_logits.dtype)
+
+
+def d_loss_sums(real_logits, fake_logits, smoothing=0.0):
+    """Wrong: sums over the logits instead of taking means."""
+    real = (1 - smoothing) * F.softplus(-real_logits) + smoothing * F.softplus(real_logits)
+    return real.sum() + F.softplus(fake_logits).sum()
+
+
+def d_loss_swapped_targets(real_logits, fake_logits, smoothing=0.0):
+    """Wrong: real logits pushed towards 0 and fake ones towards 1 - smoothing."""
+    return d_loss_bce(fake_logits, real_logits, smoothing)
+
+
+def d_loss_float64_result(real_logits, fake_logits, smoothing=0.0):
+    """Wrong: float64 for float32 logits (the question asks for the logits' dtype)."""
+    return d_loss_bce(real_logits.double(), fake_logits.double(), smoothing)
+
+
+def g_loss_float64_inside(fake_logits):
+    """Correct: in float64, returned in the logits' dtype."""
+    return F.softplus(-fake_logits.double()).mean().to(fake_logits.dtype)
+
+
+def g_loss_detached(fake_logits):
+    """Wrong: the right number, but nothing to differentiate."""
+    return torch.tensor(F.softplus(-fake_logits).mean().item())
+
+
+def linear_arange(T, beta_start=1e-4, beta_end=0.02):
+    """Correct: beta_start plus multiples of the step, from arange."""
+    return beta_start + torch.arange(T, dtype=torch.float64) * ((beta_end - beta_start) / (T - 1))
+
+
+def linear_ignores_ends(T, beta_start=1e-4, beta_end=0.02):
+    """Wrong: Ho et al.'s ends whatever is asked."""
+    return torch.linspace(1e-4, 0.02, T, dtype=torch.float64)
+
+
+def cosine_torch_minimum(T, s=0.008):
+    """Correct: ratios of f (f(0) cancels), clipped with torch.minimum."""
+    t = torch.arange(T + 1, dtype=torch.float64) / T
+    f = torch.cos((t + s) / (1 + s) * (math.pi / 2)).pow(2)
+    return torch.minimum(1 - f[1:] / f[:-1], torch.tensor(0.999, dtype=torch.float64))
+
+
+def cosine_ignores_s(T, s=0.008):
+    """Wrong: always the default offset 0.008."""
+    return cosine_improved_diffusion_style(T, 0.008)
+
+
+def q_sample_float64_inside(x0, t, noise, schedule):
+    """Correct: in float64, returned in x0's dtype."""
+    alpha_bar = schedule.alpha_bars.double()[t].reshape(-1, 1, 1, 1)
+    return (alpha_bar.sqrt() * x0.double() + (1 - alpha_bar).sqrt() * noise.double()).to(x0.dtype)
+
+
+def q_sample_always_float32(x0, t, noise, schedule):
+    """Wrong: float32 whatever x0's dtype."""
+    return q_sample_gather(x0, t, noise, schedule).float()
+
+
+def q_sample_next_step(x0, t, noise, schedule):
+    """Wrong: alpha_bars[t + 1]."""
+    alpha_bar = schedule.alpha_bars[(t + 1).clamp(max=len(schedule.alpha_bars) - 1)].view(-1, 1, 1, 1)
+    return alpha_bar.sqrt() * x0 + (1 - alpha_bar).sqrt() * noise
+
+
+def p_step_noise_in_float64(model, x_t, t, schedule, generator):
+    """Correct, with other random numbers: z drawn in float64 (another stream of the generator)."""
+    with torch.no_grad():
+        eps = model(x_t, t)
+    beta, alpha, alpha_bar = _coefficients(schedule, t)
+    mean = (x_t - beta / torch.sqrt(1 - alpha_bar) * eps) / torch.sqrt(alpha)
+    z = torch.randn(x_t.shape, generator=generator, dtype=torch.float64).to(x_t.dtype)
+    return mean + (t > 0).to(x_t.dtype).view(-1, 1, 1, 1) * beta.sqrt() * z
+
+
+def p_step_same_seed(model, x_t, t, schedule, generator):
+    """Wrong: a fixed generator of its own, the same noise whatever generator is given."""
+    return _p_step(model, x_t, t, schedule, torch.Generator().manual_seed(0))
+
+
+REFERENCE_ANSWERS = {
+    "q1a-discriminator-loss-tests": ("q1a-discriminator-loss", "discriminator_loss"),
+    "q1b-generator-loss-tests": ("q1b-generator-loss", "generator_loss"),
+    "q2a-linear-schedule-tests": ("q2a-linear-schedule", "linear_beta_schedule"),
+    "q2b-cosine-schedule-tests": ("q2b-cosine-schedule", "cosine_beta_schedule"),
+    "q3-q-sample-tests": ("q3-q-sample", "q_sample"),
+    "q4-p-sample-step-tests": ("q4-p-sample-step", "p_sample_step"),
+}
+
+WRONG = {  # grade id -> typical wrong answers, each must lose the question's points
+    "q1a-discriminator-loss-tests": [
+        d_loss_naive_logs, d_loss_two_sided, d_loss_halved, d_loss_pooled, d_loss_ignores_smoothing,
+        d_loss_detached, d_loss_sums, d_loss_swapped_targets, d_loss_float64_result,
+    ],
+    "q1b-generator-loss-tests": [g_loss_minimax, g_loss_naive, g_loss_sum, g_loss_wrong_sign, g_loss_detached],
+    "q2a-linear-schedule-tests": [linear_float32, linear_one_too_many, linear_reversed, linear_ignores_ends],
+    "q2b-cosine-schedule-tests": [
+        cosine_unclipped, cosine_clipped_below_too, cosine_without_offset, cosine_float32, cosine_t_points,
+        cosine_ignores_s,
+    ],
+    "q3-q-sample-tests": [
+        q_sample_alphas, q_sample_no_sqrt, q_sample_first_step_only, q_sample_off_by_one, q_sample_fresh_noise,
+        q_sample_in_place, q_sample_always_float32, q_sample_next_step,
+    ],
+    "q4-p-sample-step-tests": [
+        p_step_posterior_variance, p_step_noise_at_zero, p_step_global_rng, p_step_shared_noise,
+        p_step_one_noise_per_image, p_step_keeps_graph, p_step_alpha_bar_in_front, p_step_wrong_noise_coefficient,
+        p_step_first_t_only, p_step_model_gets_t_plus_one, p_step_same_seed,
+    ],
+}
+
+CORRECT = {  # grade id -> correct answers written differently from the reference, each must pass
+    "q1a-discriminator-loss-tests": [d_loss_bce, d_loss_softplus, d_loss_float64_inside],
+    "q1b-generator-loss-tests": [g_loss_bce, g_loss_softplus, g_loss_float64_inside],
+    "q2a-linear-schedule-tests": [linear_python, linear_numpy, linear_arange],
+    "q2b-cosine-schedule-tests": [cosine_improved_diffusion_style, cosine_numpy_normalised, cosine_torch_minimum],
+    "q3-q-sample-tests": [q_sample_gather, q_sample_loop, q_sample_float64_inside],
+    "q4-p-sample-step-tests": [p_step_noise_in_float64, p_step_via_x0, p_step_loop],
+}
+
+STOCHASTIC = ("q4-p-sample-step-tests",)  # the noise is judged by its distribution: checked under 20 seeds
+
+
+def _answer_namespace(grade_id: str, answer) -> dict:
+    """The notebook's imports and given helpers with `answer` under the name the question asks for."""
+    namespace = base_namespace()
+    namespace[REFERENCE_ANSWERS[grade_id][1]] = answer
+    return namespace
+
+
+def _reference_namespace(grade_id: str) -> dict:
+    return _answer_namespace(grade_id, reference(*REFERENCE_ANSWERS[grade_id]))
+
+
+@functools.lru_cache(maxsize=None)
+def _reference_record(grade_id: str, seed: int):
+    """The reference solution's probe data for `grade_id` at `seed` (what the grader keeps)."""
+    record = LAB.probe(grade_id, _reference_namespace(grade_id), seed)
+    assert record.ok, record.error
+    return record
+
+
+def _verdict(grade_id: str, answer, seed: int = 0):
+    return LAB.verdict(grade_id, _answer_namespace(grade_id, answer), _reference_record(grade_id, seed), seed)
+
+
+def _cases(table: dict) -> list:
+    return [pytest.param(gid, fn, id=f"{gid.split('-')[0]}-{fn.__name__}") for gid, fns in table.items() for fn in fns]
+
+
+def test_the_lists_are_long_enough():
+    assert sum(len(fns) for fns in WRONG.values()) >= 8
+    assert all(len(fns) >= 3 for fns in CORRECT.values())
+    assert set(WRONG) == set(CORRECT) == set(REFERENCE_ANSWERS) == {
+        gid for gid, cell in LAB.cells.items()
+        if cell.cell_type == "code" and cell.metadata["nbgrader"].get("grade") and not cell.metadata["nbgrader"].get("solution")
+    }
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("grade_id", sorted(REFERENCE_ANSWERS))
+def test_reference_passes_its_own_judge(grade_id, seed):
+    verdict = LAB.verdict(grade_id, _reference_namespace(grade_id), _reference_record(grade_id, seed), seed)
+    assert verdict.passed, verdict.message
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize(("grade_id", "answer"), _cases(CORRECT))
+def test_correct_answers_written_differently_pass(grade_id, answer, seed):
+    verdict = _verdict(grade_id, answer, seed)
+    assert verdict.passed, verdict.message
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize(("grade_id", "answer"), _cases(WRONG))
+def test_wrong_answers_fail(grade_id, answer, seed):
+    assert LAB.fails(grade_id, _answer_namespace(grade_id, answer), _reference_record(grade_id, seed), seed)
+
+
+@pytest.mark.parametrize("grade_id", STOCHASTIC)
+def test_stochastic_questions_pass_the_reference_and_an_alternative_for_20_seeds(grade_id):
+    for seed in range(20):
+        record = LAB.probe(grade_id, _reference_namespace(grade_id), seed)
+        assert LAB.passes(grade_id, _reference_namespace(grade_id), record, seed), seed
+        for answer in CORRECT[grade_id][:2]:  # other random numbers, and the same numbers another way
+            verdict = LAB.verdict(grade_id, _answer_namespace(grade_id, answer), record, seed)
+            assert verdict.passed, (seed, answer.__name__, verdict.message)
+
+
+@pytest.mark.parametrize(("grade_id", "answer"), _cases(CORRECT))
+def test_correct_answers_pass_the_visible_checks(grade_id, answer):
+    LAB.run_visible(grade_id, _answer_namespace(grade_id, answer))
 
 
 @pytest.mark.parametrize(
-    "answer",
+    ("grade_id", "answer", "words"),
     [
-        p_step_posterior_variance,
-        p_step_noise_at_zero,
-        p_step_global_rng,
-        p_step_shared_noise,
-        p_step_one_noise_per_image,
-        p_step_keeps_graph,
-        p_step_alpha_bar_in_front,
-        p_step_wrong_noise_coefficient,
-        p_step_first_t_only,
-        p_step_model_gets_t_plus_one,
+        ("q1a-discriminator-loss-tests", d_loss_naive_logs, "logsigmoid"),
+        ("q1a-discriminator-loss-tests", d_loss_two_sided, "one-sided"),
+        ("q1a-discriminator-loss-tests", d_loss_halved, "half"),
+        ("q1a-discriminator-loss-tests", d_loss_pooled, "two means"),
+        ("q1a-discriminator-loss-tests", d_loss_ignores_smoothing, "smoothing argument has no effect"),
+        ("q1a-discriminator-loss-tests", d_loss_detached, "differentiably"),
+        ("q1a-discriminator-loss-tests", d_loss_sums, "sums over"),
+        ("q1a-discriminator-loss-tests", d_loss_float64_result, "float32"),
+        ("q1a-discriminator-loss-tests", d_loss_swapped_targets, "swapped"),
+        ("q1b-generator-loss-tests", g_loss_minimax, "minimax"),
+        ("q1b-generator-loss-tests", g_loss_naive, "logsigmoid"),
+        ("q1b-generator-loss-tests", g_loss_sum, "sums over"),
+        ("q1b-generator-loss-tests", g_loss_wrong_sign, "sign"),
+        ("q2a-linear-schedule-tests", linear_float32, "float64"),
+        ("q2a-linear-schedule-tests", linear_one_too_many, "/ (T - 1)"),
+        ("q2a-linear-schedule-tests", linear_reversed, "from beta_end to beta_start"),
+        ("q2a-linear-schedule-tests", linear_ignores_ends, "ignored"),
+        ("q2b-cosine-schedule-tests", cosine_unclipped, "clipped at 0.999"),
+        ("q2b-cosine-schedule-tests", cosine_clipped_below_too, "from above only"),
+        ("q2b-cosine-schedule-tests", cosine_without_offset, "offset s"),
+        ("q2b-cosine-schedule-tests", cosine_ignores_s, "offset s"),
+        ("q2b-cosine-schedule-tests", cosine_float32, "float64 throughout"),
+        ("q3-q-sample-tests", q_sample_alphas, "alphas[t]"),
+        ("q3-q-sample-tests", q_sample_no_sqrt, "square roots"),
+        ("q3-q-sample-tests", q_sample_first_step_only, "first image's step"),
+        ("q3-q-sample-tests", q_sample_off_by_one, "one step off"),
+        ("q3-q-sample-tests", q_sample_next_step, "one step off"),
+        ("q3-q-sample-tests", q_sample_fresh_noise, "noise given"),
+        ("q3-q-sample-tests", q_sample_in_place, "in place"),
+        ("q3-q-sample-tests", q_sample_always_float32, "x0's dtype"),
+        ("q4-p-sample-step-tests", p_step_posterior_variance, "posterior variance"),
+        ("q4-p-sample-step-tests", p_step_noise_at_zero, "t = 0"),
+        ("q4-p-sample-step-tests", p_step_global_rng, "generator"),
+        ("q4-p-sample-step-tests", p_step_same_seed, "seeded differently"),
+        ("q4-p-sample-step-tests", p_step_shared_noise, "image to image"),
+        ("q4-p-sample-step-tests", p_step_one_noise_per_image, "correlated"),
+        ("q4-p-sample-step-tests", p_step_keeps_graph, "no_grad"),
+        ("q4-p-sample-step-tests", p_step_alpha_bar_in_front, "sqrt(alpha_bar_t)"),
+        ("q4-p-sample-step-tests", p_step_wrong_noise_coefficient, "its coefficient"),
+        ("q4-p-sample-step-tests", p_step_first_t_only, "steps may differ"),
+        ("q4-p-sample-step-tests", p_step_model_gets_t_plus_one, "model(x_t, t)"),
     ],
+    ids=lambda value: getattr(value, "__name__", None) if callable(value) else None,
 )
-def test_p_sample_step_wrong_answers_fail(answer):
-    assert not passes("q4-p-sample-step-tests", p_sample_step=answer)
+def test_judges_name_the_mistake(grade_id, answer, words):
+    verdict = _verdict(grade_id, answer, seed=3)
+    assert not verdict.passed
+    assert words in verdict.message, verdict.message
+
+
+def test_a_forged_record_with_its_own_inputs_cannot_pass():
+    """The judge computes the expected noising from the reference's inputs, not from the student's."""
+    record = _reference_record("q3-q-sample-tests", 0)
+    forged = copy.deepcopy(record.data)
+    for case in forged["cases"]:
+        for key in ("x0", "noise", "x_t"):
+            case[key] = np.zeros_like(case[key])
+    verdict = judge_record(LAB.hidden_test("q3-q-sample-tests"), ProbeRecord(True, forged), record)
+    assert not verdict.passed
 
 
 # ------------------------------------------------------------------- the teaching helpers
