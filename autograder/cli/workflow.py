@@ -88,6 +88,12 @@ def cmd_feedback(course: Course, args: argparse.Namespace) -> int:
     from autograder.feedback.pages import write_feedback
 
     lab = course.lab(args.lab)
+    if args.preview:
+        report = write_feedback(course, lab, _db(course, args), [args.preview], show_answers=not args.no_answers)
+        page = report.pages[0]
+        print(page)
+        _open_in_browser(page)
+        return 0
     report = write_feedback(course, lab, _db(course, args), args.student or None, make_zips=args.zip, show_answers=not args.no_answers)
     root = course.root
     print(f"{lab.id}: {len(report.pages)} feedback pages in {(root / 'grading' / 'feedback').relative_to(root)}/<student>/{lab.id}/feedback.html")
@@ -98,6 +104,61 @@ def cmd_feedback(course: Course, args: argparse.Namespace) -> int:
     for problem in report.problems:
         print(f"problem: {problem}")
     return 1 if report.pending or report.problems else 0
+
+
+def _open_in_browser(page: Path) -> bool:
+    """Open ``page`` in a browser only where one is meant to be used: $BROWSER is set, or a
+    display is and this is an interactive terminal (never in tests, CI or over plain ssh)."""
+    import os
+    import webbrowser
+
+    display = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or sys.platform in ("darwin", "win32")
+    if not (os.environ.get("BROWSER") or (display and sys.stdout.isatty())):
+        return False
+    return webbrowser.open(page.resolve().as_uri())
+
+
+def _names(students: list[str], limit: int = 12) -> str:
+    shown = ", ".join(students[:limit])
+    return shown + (f" and {len(students) - limit} more" if len(students) > limit else "")
+
+
+@_friendly
+def cmd_status(course: Course, args: argparse.Namespace) -> int:
+    """One screen on a lab: collected, graded, pending manual, late, rejected, not graded yet."""
+    from autograder.layout import grading_root, submitted_dir, unmatched_dir
+    from autograder.record.results import lab_results
+
+    lab = course.lab(args.lab)
+    submitted = submitted_dir(course)
+    collected = sorted(p.parent.name for p in submitted.glob(f"*/{lab.id}") if p.is_dir()) if submitted.is_dir() else []
+    db = _db(course, args)
+    results = lab_results(course, lab, db) if (not db.startswith("sqlite:///") or Path(db[len("sqlite:///"):]).is_file()) else {}
+    graded = sorted(s for s, r in results.items() if r.status == "graded")
+    rejected = sorted(s for s, r in results.items() if r.status != "graded")
+    pending = sorted(s for s, r in results.items() if r.needs_manual)
+    late = sorted(s for s, r in results.items() if r.seconds_late > 0)
+    waiting = sorted(set(collected) - set(results))
+    unmatched = unmatched_dir(course, lab)
+    strays = sorted(p.name for p in unmatched.iterdir()) if unmatched.is_dir() else []
+    print(f"{lab.id}: {lab.title} ({grading_root(course)})")
+    rows = [
+        ("collected", collected, ""),
+        ("graded", graded, ""),
+        ("pending manual", pending, "mark them in the formgrader"),
+        ("late", [f"{s} ({results[s].days_charged}d)" if results[s].days_charged else f"{s} (grace)" for s in late], ""),
+        ("rejected", [f"{s}: {results[s].message or results[s].status}" for s in rejected], ""),
+        ("not graded yet", waiting, f"course grade {lab.id} {submitted.relative_to(course.root)}"),
+        ("unmatched", strays, f"fix the roster, then course collect {lab.id} again"),
+    ]
+    for label, names, todo in rows:
+        line = f"{label:<15} {len(names):>4}"
+        if names and label not in ("collected", "graded"):
+            line += f"  {_names(names)}"
+            if todo:
+                line += f"  -> {todo}"
+        print(line)
+    return 0
 
 
 @_friendly
@@ -155,8 +216,19 @@ def add_workflow_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--student", action="append", help="only this student (repeatable)")
     p.add_argument("--zip", action="store_true", help="also write one zip per student to hand back")
     p.add_argument("--no-answers", action="store_true", help="leave the student's own answers off the page")
+    p.add_argument(
+        "--preview",
+        metavar="STUDENT",
+        default=None,
+        help="write only this student's page and print its path (opened in a browser when $BROWSER or a display is set)",
+    )
     db_option(p)
     p.set_defaults(func=cmd_feedback)
+
+    p = sub.add_parser("status", help="one screen on a lab: collected, graded, pending manual, late, rejected")
+    p.add_argument("lab", help="lab id or number")
+    db_option(p)
+    p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("export", help="marks CSVs: full (raw, penalty, final, status) and Moodle grade import")
     p.add_argument("--out", default=None, help="output folder (default: grading/export)")

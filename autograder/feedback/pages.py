@@ -10,16 +10,19 @@ checked against the lab's secret lines (``leaks.py``) before it is written.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import zipfile
 import html as html_escape
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
+import nbformat
 from nbgrader.utils import is_solution
 
 from autograder.course import Course, Lab
-from autograder.layout import feedback_page, feedback_zip, submitted_dir
+from autograder.layout import autograded_notebook, feedback_page, feedback_zip, submitted_dir
+from autograder.feedback.richtext import render_markdown
 from autograder.authoring.leaks import normalise, notebook_secrets, redact, secret_lines
 from autograder.authoring.notebooks import NotebookError, read_notebook
 from autograder.record.penalties import apply_late_penalties
@@ -29,6 +32,7 @@ from autograder.collect.roster import load_roster
 
 TEMPLATE = Path(__file__).parent / "templates" / "feedback.html.j2"
 SHOW_HINT = {"failed", "partly passed", "not run", "not graded"}
+_PNG_BASE64 = re.compile(r"iVBORw0KGgo[A-Za-z0-9+/]*={0,2}")  # a PNG's signature, then base64 only
 
 
 @dataclass(frozen=True)
@@ -93,10 +97,62 @@ def student_hint(message: str, secret_lines_: list[str]) -> str:
     return redact(message, secret_lines_)
 
 
+MAX_FIGURE_BYTES = 512 << 10  # one thumbnail on a feedback page, at most
+MAX_FIGURES = 4  # per question
+
+
+def student_figures(course: Course, lab: Lab, result: LabResult) -> dict[str, list[str]]:
+    """The student's own figures for each hand-marked question: ``data:image/png`` URIs of the
+    image/png outputs of the question's cells in the autograded (sanitised) notebook, size-capped."""
+    path = autograded_notebook(course, result.student, lab)
+    try:  # the grader's own sanitised copy (read_notebook would drop its outputs)
+        if path.stat().st_size > 64 << 20:
+            return {}
+        nb = nbformat.read(path, as_version=4)
+    except Exception:  # noqa: BLE001 - no figures is better than no page
+        return {}
+    outputs: dict[str, list[str]] = {}
+    for cell in nb.cells:
+        gid = grade_id_of(cell)
+        if gid and cell.cell_type == "code":
+            for output in cell.get("outputs", []):
+                png = output.get("data", {}).get("image/png") if isinstance(output.get("data"), dict) else None
+                if isinstance(png, str) and _PNG_BASE64.fullmatch(png) and len(png) * 3 // 4 <= MAX_FIGURE_BYTES:
+                    outputs.setdefault(gid, []).append(f"data:image/png;base64,{png}")
+    figures: dict[str, list[str]] = {}
+    for cell in result.cells:
+        if cell.question.kind == "manual":
+            found = [uri for gid in cell.question.cell_ids for uri in outputs.get(gid, [])]
+            if found:
+                figures[cell.question.grade_id] = found[:MAX_FIGURES]
+    return figures
+
+
+def _rows(course: Course, lab: Lab, result: LabResult) -> list[dict]:
+    """The questions table: one row per graded cell, in notebook order, titled by its heading."""
+    figures = student_figures(course, lab, result)
+    return [
+        {
+            "title": cell.question.label,
+            "manual": cell.question.kind == "manual",
+            "points": cell.points,
+            "max_points": cell.question.max_points,
+            "outcome": cell.outcome,
+            "hint": render_markdown(cell.hint) if cell.hint else "",
+            "comments": [render_markdown(comment) for comment in cell.comments],
+            "figures": figures.get(cell.question.grade_id, []),
+        }
+        for cell in result.cells
+    ]
+
+
 def render_page(course: Course, lab: Lab, result: LabResult, name: str, answers: list[dict], hint_lines: list[str]) -> str:
     """The HTML feedback page of one student's lab result."""
     for cell in result.cells:
         cell.hint = student_hint(cell.message, hint_lines) if cell.outcome in SHOW_HINT and cell.message else ""
+    titles = {gid: cell.question.label for cell in result.cells for gid in cell.question.cell_ids}
+    for answer in answers:
+        answer.setdefault("title", titles.get(answer["grade_id"], answer["grade_id"]))
     submitted = result.timestamp.isoformat() if result.timestamp else "time not recorded"
     return _environment().get_template(TEMPLATE.name).render(
         course=course,
@@ -108,6 +164,7 @@ def render_page(course: Course, lab: Lab, result: LabResult, name: str, answers:
         late=_lateness(result),
         pending=result.needs_manual,
         answers=answers,
+        rows=_rows(course, lab, result),
         generated=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     )
 

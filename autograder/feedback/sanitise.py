@@ -190,6 +190,7 @@ def sanitise_markdown(source: str, attachments: dict | None = None) -> tuple[str
 # --- Outputs, attachments, metadata ----------------------------------------------------------
 
 SAFE_OUTPUT_TYPES = ("text/plain", "image/png", "image/jpeg", "text/html")
+MAX_IMAGE_BYTES = 1 << 20  # one image output kept in a graded notebook, at most
 _SAFE_ID = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 
 
@@ -213,11 +214,17 @@ def _text(value: object) -> str:
 
 def _sanitise_bundle(data: dict, removed: list[str], where: str) -> dict:
     kept: dict = {}
+    dropped: list[str] = []  # notes standing in for images over MAX_IMAGE_BYTES
     for mime, value in data.items():
         if mime in ("text/plain",):
             kept[mime] = _text(value)
         elif mime in ("image/png", "image/jpeg") and _valid_base64(value):
-            kept[mime] = "".join(_text(value).split())
+            encoded = "".join(_text(value).split())
+            if len(encoded) * 3 // 4 > MAX_IMAGE_BYTES:  # a figure the formgrader page need not carry
+                removed.append(f"{where}: removed a {mime} image over {MAX_IMAGE_BYTES >> 20} MiB")
+                dropped.append(f"[a {mime} image of {len(encoded) * 3 // 4 >> 10} KiB was removed by the grader: over {MAX_IMAGE_BYTES >> 20} MiB]")
+            else:
+                kept[mime] = encoded
         elif mime == "text/html":
             raw = _text(value)
             clean = sanitise_html(raw)
@@ -226,6 +233,8 @@ def _sanitise_bundle(data: dict, removed: list[str], where: str) -> dict:
             kept[mime] = clean
         else:
             removed.append(f"{where}: removed a {mime} output")
+    if dropped:
+        kept["text/plain"] = "\n".join(dropped)
     if not kept:
         kept["text/plain"] = "[output removed by the grader: it could run code in a browser]"
     return kept

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
+from collections import Counter
 from dataclasses import dataclass, field
 
 from nbgrader.api import MissingEntry
@@ -29,11 +31,18 @@ class Question:
     kind: str  # "auto" (test cell) or "manual" (written answer, plot)
     max_points: float
     answer_ids: list[str]  # solution cells answered for this question (may include grade_id itself)
+    title: str = ""  # the notebook's own heading above it ("Question 1: the VAE loss (5 points)")
 
     @property
     def label(self) -> str:
-        """How the question is named for students: its (first) answer cell, else the graded cell."""
-        return self.answer_ids[0] if self.answer_ids else self.grade_id
+        """How the question is named for students: the notebook's heading above it, else its
+        (first) answer cell, else the graded cell."""
+        return self.title or (self.answer_ids[0] if self.answer_ids else self.grade_id)
+
+    @property
+    def cell_ids(self) -> list[str]:
+        """The grade ids of the question's own cells: its answers and the graded cell."""
+        return list(dict.fromkeys([*self.answer_ids, self.grade_id]))
 
 
 @dataclass
@@ -109,12 +118,30 @@ def safe_text(value: object, limit: int = MAX_TEXT) -> str:
     return text
 
 
+def _heading(cell) -> str | None:
+    """The text of a Markdown heading cell that is not itself graded ("### Question 1: ..." -> "Question 1: ...")."""
+    if cell.cell_type != "markdown" or is_grade(cell) or is_solution(cell):
+        return None
+    for line in cell.source.splitlines():
+        if line.strip():
+            match = re.match(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", line)
+            return match.group(1).replace("**", "").strip() if match else None
+    return None
+
+
 def questions(course: Course, lab: Lab) -> list[Question]:
-    """The lab's graded cells in notebook order, each with the answer cells since the previous one."""
+    """The lab's graded cells in notebook order, each with the answer cells since the previous one
+    (or since the nearest heading above it) and titled with that heading; several graded cells
+    under one heading are told apart as parts ("Question 1: ... (part 2 of 3)")."""
     template = lab_template(course, lab)
     found: list[Question] = []
     pending: list[str] = []
+    heading = ""
     for cell in template.cells:
+        title = _heading(cell)
+        if title is not None:
+            heading, pending = title, []  # ungraded exercises above a heading are not this question's
+            continue
         gid = grade_id_of(cell)
         if gid is None:
             continue
@@ -123,8 +150,14 @@ def questions(course: Course, lab: Lab) -> list[Question]:
         if is_grade(cell):
             manual = is_solution(cell) or cell.cell_type != "code"
             points = float(cell.metadata["nbgrader"].get("points", 0))
-            found.append(Question(gid, "manual" if manual else "auto", points, pending))
+            found.append(Question(gid, "manual" if manual else "auto", points, pending, heading))
             pending = []
+    counts = Counter(q.title for q in found if q.title)
+    seen: Counter = Counter()
+    for q in found:
+        if q.title and counts[q.title] > 1:
+            seen[q.title] += 1
+            q.title = f"{q.title} (part {seen[q.title]} of {counts[q.title]})"
     return found
 
 

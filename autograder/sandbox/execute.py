@@ -32,7 +32,9 @@ from autograder.sandbox.sandbox import KERNEL_NAME, Sandbox
 GRADING_ENV = {
     "COURSE_FAST": "1",  # grading and CI run the fast mode
     "COURSE_OFFLINE": "1",  # never download while grading
-    "MPLBACKEND": "Agg",
+    # The inline backend: plt.show() and a cell's open figures become image/png outputs, kept in
+    # the autograded notebook for hand-marking (the sanitiser caps their size).
+    "MPLBACKEND": "module://matplotlib_inline.backend_inline",
     "PYTHONHASHSEED": "0",
     "PYTHONDONTWRITEBYTECODE": "1",
     "TQDM_DISABLE": "1",
