@@ -168,6 +168,7 @@ def test_stopping_the_grader_stops_its_workers_and_kernels_and_a_rerun_resumes(t
     db = default_db_url(toy_course)
     command = [sys.executable, "-m", "autograder.cli", "--root", str(toy_course.root), "grade", "lab01_toy", str(folder), "--workers", "2", "--quiet"]
     log = open(tmp_path / "grader.log", "w")
+    sandboxes_before = set(Path(tempfile.gettempdir()).glob("course-sandbox-*"))
     grader = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, marker: "1"})
     deadline = time.monotonic() + 240
     graded: dict = {}
@@ -189,6 +190,8 @@ def test_stopping_the_grader_stops_its_workers_and_kernels_and_a_rerun_resumes(t
     assert _procs_with(sleeper) == [], "a kernel's process survived the grader"
     assert _procs_with(marker) == [], "a worker or kernel launcher survived the grader"
     assert not [p for name in names for p in Path(tempfile.gettempdir()).glob(f"grade-{name}-*")], "a working directory was left"
+    left = [p for p in set(Path(tempfile.gettempdir()).glob("course-sandbox-*")) - sandboxes_before if not any((p / "configs").iterdir())]
+    assert not left, f"sandbox directories were left: {left}"  # (others' running graders hold configs in theirs)
     survived = load_state(db, toy_course.id, "lab01_toy")
     assert 1 <= len(survived) < len(names)
 

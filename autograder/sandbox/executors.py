@@ -12,6 +12,7 @@ reaches the whole process group; the calling process decides).
 
 from __future__ import annotations
 
+import atexit
 import multiprocessing
 import os
 import signal
@@ -65,7 +66,15 @@ def _on_sigterm(signum, frame) -> None:
     _STOPPING = True
     if _BUSY:
         raise SystemExit(128 + signum)  # unwinds the job: its kernel is shut down, its files removed
-    os._exit(128 + signum)
+    _exit_now(128 + signum)
+
+
+def _exit_now(code: int) -> None:
+    """Leave the worker at once, after its exit handlers (they remove its sandbox directory)."""
+    try:
+        atexit._run_exitfuncs()
+    finally:
+        os._exit(code)
 
 
 def _in_worker(fn: Callable[[J], Any], job: J) -> Any:
@@ -76,7 +85,7 @@ def _in_worker(fn: Callable[[J], Any], job: J) -> Any:
     finally:
         _BUSY = False
         if _STOPPING:
-            os._exit(143)
+            _exit_now(143)
 
 
 def stop_pool(pool: ProcessPoolExecutor, grace_s: float = 20.0) -> None:
