@@ -1,17 +1,19 @@
 """Lab 03 (optimisation): the hidden tests judge behaviour, not code shape.
 
-Each autograded test cell of the source notebook is run here, hidden tests included, against
-the notebook's own reference answers, against correct answers written differently and against
-wrong answers, which must fail.
+Each autograded test cell's hidden block is a probe (run here over a namespace, through the
+real wire format) and a judge (run against the reference's record for the same seed). The
+lists below are data: ``CORRECT`` holds answers written differently from the reference, which
+must pass; ``MUTATIONS`` holds typical wrong answers, which must fail on their question.
 """
 
 from __future__ import annotations
 
+import functools
 import math
-from pathlib import Path
+import statistics
+from collections.abc import Callable
 from typing import Any
 
-import nbformat
 import numpy as np
 import pytest
 import torch
@@ -19,9 +21,14 @@ from lab_notebook import LabCells
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOK = ROOT / "solutions" / "lab03_optimisation" / "lab03_optimisation.ipynb"
+from course_utils import seed_everything
+
 NAMES = ["SGD", "Momentum", "Adagrad", "Adam"]
+SEEDS = (0, 1)  # seeds of the mutation and correct-but-different checks
+STOCHASTIC_SEEDS = range(20)
+# The SVM table in these tests: fewer epochs and runs than the notebook's fast mode (50, 3),
+# the same code. The reference namespace and the answers under test use the same values.
+SVM_EPOCHS, SVM_RUNS = 5, 2
 
 
 def _base_namespace() -> dict[str, Any]:
@@ -32,74 +39,65 @@ def _base_namespace() -> dict[str, Any]:
         "nn": nn,
         "DataLoader": DataLoader,
         "TensorDataset": TensorDataset,
+        "seed_everything": seed_everything,
+        "tqdm": lambda items, **_: items,
     }
 
 
 LAB = LabCells("lab03_optimisation", _base_namespace)
 CELLS = LAB.cells
 NB = LAB.notebook
-reference = LAB.reference
-run_tests = LAB.run_tests
-fails = LAB.fails
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
+
+AUTOGRADED = {
+    "q1a-rastrigin-tests": "q1a-rastrigin",
+    "q1b-rastrigin-race-tests": "q1b-rastrigin-race",
+    "q2-hinge-loss-tests": "q2-hinge-loss",
+    "q3a-svm-table-tests": "q3a-svm-table",
+}
 
 
 # --------------------------------------------------------------------------------------------
-# The notebook itself
+# Reference namespaces and records (computed once per test session)
 
 
-def test_graded_cells_and_points() -> None:
-    points = {
-        gid: c.metadata["nbgrader"].get("points", 0)
-        for gid, c in CELLS.items()
-        if c.metadata["nbgrader"].get("grade")
-    }
-    assert sum(points.values()) == 20
-    autograded = {
-        gid
-        for gid, c in CELLS.items()
-        if c.metadata["nbgrader"].get("grade") and not c.metadata["nbgrader"].get("solution")
-    }
-    assert autograded == {
-        "q1a-rastrigin-tests",
-        "q1b-rastrigin-race-tests",
-        "q2-hinge-loss-tests",
-        "q3a-svm-table-tests",
-    }
-    assert all(not c.get("outputs") for c in NB.cells if c.cell_type == "code"), (
-        "commit with outputs cleared"
-    )
-    assert [c.id for c in NB.cells if "nbgrader" in c.metadata] == list(CELLS), (
-        "cell ids are the grade ids"
-    )
+def _svm_data(namespace: dict[str, Any]) -> dict[str, Any]:
+    from sklearn.datasets import load_iris
+
+    namespace["load_iris"] = load_iris
+    data_cell = next(c for c in NB.cells if c.cell_type == "code" and "two_species = iris.target > 0" in c.source)
+    exec(data_cell.source, namespace)  # noqa: S102 - the notebook's own data preparation
+    return namespace
 
 
-@pytest.mark.parametrize(
-    ("test_id", "answer_id"),
-    [
-        ("q1a-rastrigin-tests", "q1a-rastrigin"),
-        ("q1b-rastrigin-race-tests", "q1b-rastrigin-race"),
-        ("q2-hinge-loss-tests", "q2-hinge-loss"),
-        ("q3a-svm-table-tests", "q3a-svm-table"),
-    ],
-)
-def test_release_stubs_score_zero(test_id: str, answer_id: str) -> None:
-    from nbgrader.preprocessors import ClearSolutions
-    from traitlets.config import Config
+def _budget(full: Any, fast: Any) -> Any:
+    """The notebook's budget() in these tests: a smaller SVM table than fast mode."""
+    return {50: SVM_EPOCHS, 3: SVM_RUNS}.get(fast, fast)
 
-    config = Config()
-    config.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
-    cell = CELLS[answer_id]
-    nb = nbformat.v4.new_notebook(
-        cells=[nbformat.v4.new_code_cell(cell.source, metadata=cell.metadata)]
-    )
-    nb, _ = ClearSolutions(config=config).preprocess(nb, {})
-    namespace = _base_namespace() | {"budget": lambda full, fast: fast}
-    try:
-        exec(nb.cells[0].source, namespace)  # noqa: S102
-    except NotImplementedError:
-        pass
-    assert fails(test_id, namespace)
+
+@functools.cache
+def _reference_namespace(grade_id: str) -> dict[str, Any]:
+    if grade_id == "q1b-rastrigin-race-tests":
+        namespace = LAB.reference("q1a-rastrigin")
+        exec(LAB.definition("run_optimiser"), namespace)  # noqa: S102
+        exec(CELLS["q1b-rastrigin-race"].source, namespace)  # noqa: S102
+        return namespace
+    if grade_id == "q3a-svm-table-tests":
+        namespace = _svm_data(LAB.reference("train-epoch", "q2-hinge-loss") | {"budget": _budget})
+        exec(CELLS["q3a-svm-table"].source, namespace)  # noqa: S102 - trains the table
+        return namespace
+    return LAB.reference(AUTOGRADED[grade_id])
+
+
+@functools.cache
+def _reference_record(grade_id: str, seed: int):
+    record = LAB.probe(grade_id, _reference_namespace(grade_id), seed)
+    assert record.ok, f"the reference's probe failed: {record.error}"
+    return record
+
+
+def verdict(grade_id: str, namespace: dict[str, Any], seed: int):
+    return LAB.verdict(grade_id, namespace, _reference_record(grade_id, seed), seed)
 
 
 # --------------------------------------------------------------------------------------------
@@ -118,8 +116,16 @@ def rastrigin_chained(x: torch.Tensor, A: float = 0.5) -> torch.Tensor:
     return terms.sum(dim=-1, keepdim=True).squeeze(-1).add(A * x.size(-1))
 
 
+def rastrigin_loop(x: torch.Tensor, A: float = 0.5) -> torch.Tensor:
+    """Correct, a Python loop over the coordinates in reverse order."""
+    total = torch.zeros_like(x[..., 0]) + A * x.shape[-1]
+    for i in reversed(range(x.shape[-1])):
+        total = total + x[..., i] * x[..., i] - A * torch.cos(2 * math.pi * x[..., i])
+    return total
+
+
 def rastrigin_a10(x: torch.Tensor, A: float = 0.5) -> torch.Tensor:
-    """Wrong: the textbook constant 10 instead of the argument A."""
+    """Wrong: the textbook constant 10 instead of the argument A (A ignored)."""
     return 10 * 2 + (x**2 - 10 * torch.cos(2 * math.pi * x)).sum(-1)
 
 
@@ -134,40 +140,29 @@ def rastrigin_numpy(x: torch.Tensor, A: float = 0.5) -> torch.Tensor:
     return torch.tensor(A * 2 + (a**2 - A * np.cos(2 * np.pi * a)).sum(-1))
 
 
-@pytest.mark.parametrize(
-    "fn", [None, rastrigin_explicit, rastrigin_chained], ids=["reference", "explicit", "chained"]
-)
-def test_rastrigin_correct_variants_pass(fn: Any) -> None:
-    run_tests(
-        "q1a-rastrigin-tests", reference("q1a-rastrigin") if fn is None else {"rastrigin": fn}
-    )
+def rastrigin_no_constant(x: torch.Tensor, A: float = 0.5) -> torch.Tensor:
+    """Wrong: the constant A·d is missing."""
+    return (x**2 - A * torch.cos(2 * math.pi * x)).sum(-1)
 
 
-@pytest.mark.parametrize("fn", [rastrigin_a10, rastrigin_sum_all, rastrigin_numpy])
-def test_rastrigin_wrong_variants_fail(fn: Any) -> None:
-    assert fails("q1a-rastrigin-tests", {"rastrigin": fn})
+def rastrigin_float64(x: torch.Tensor, A: float = 0.5) -> torch.Tensor:
+    """Wrong: promotes float32 points to float64."""
+    x = x.double()
+    return A * x.shape[-1] + (x**2 - A * torch.cos(2 * math.pi * x)).sum(-1)
+
+
+def rastrigin_in_place(x: torch.Tensor, A: float = 0.5) -> torch.Tensor:
+    """Wrong: squares the caller's tensor in place when it needs no gradient."""
+    cos = torch.cos(2 * math.pi * x)
+    squares = x.pow_(2) if not x.requires_grad else x**2
+    return A * x.shape[-1] + (squares - A * cos).sum(-1)
 
 
 # --------------------------------------------------------------------------------------------
 # Question 1 (b): the optimiser race
 
 
-def _race(
-    rastrigin: Any, settings: dict[str, tuple[type, dict]], steps: int = 100, dtype=torch.float32
-) -> dict:
-    points = {}
-    for name, (cls, kwargs) in settings.items():
-        x = torch.tensor([5.0, 4.0], dtype=dtype, requires_grad=True)
-        optimiser = cls([x], **kwargs)
-        for _ in range(steps):
-            optimiser.zero_grad()
-            rastrigin(x).backward()
-            optimiser.step()
-        points[name] = x.detach().float()
-    return points
-
-
-RIGHT = {
+RACE = {
     "SGD": (torch.optim.SGD, {"lr": 0.01}),
     "Momentum": (torch.optim.SGD, {"lr": 0.01, "momentum": 0.9}),
     "Adagrad": (torch.optim.Adagrad, {"lr": 0.01}),
@@ -175,55 +170,47 @@ RIGHT = {
 }
 
 
-def test_race_reference_passes() -> None:
-    namespace = reference("q1a-rastrigin")
-    run_optimiser = None
-    for cell in NB.cells:
-        if cell.cell_type == "code" and cell.source.startswith("def run_optimiser"):
-            exec(cell.source, namespace)  # noqa: S102
-            run_optimiser = namespace["run_optimiser"]
-    assert run_optimiser is not None
-    exec(CELLS["q1b-rastrigin-race"].source, namespace)  # noqa: S102
-    assert all(len(namespace["rastrigin_losses"][n]) == 100 for n in NAMES)
-    run_tests("q1b-rastrigin-race-tests", namespace)
+def race_namespace(
+    rastrigin: Callable = rastrigin_explicit,
+    settings: dict | None = None,
+    steps: int = 100,
+    dtype: torch.dtype = torch.float32,
+    losses_after_step: bool = False,
+) -> dict[str, Any]:
+    """final_points and rastrigin_losses from a loop written here."""
+    points, losses = {}, {}
+    for name, (cls, kwargs) in (settings or RACE).items():
+        x = torch.tensor([5.0, 4.0], dtype=dtype, requires_grad=True)
+        optimiser = cls([x], **kwargs)
+        losses[name] = []
+        for _ in range(steps):
+            optimiser.zero_grad()
+            loss = rastrigin(x)
+            loss.backward()
+            optimiser.step()
+            losses[name].append(rastrigin(x).item() if losses_after_step else loss.item())
+        points[name] = x.detach().float()
+    return {"final_points": points, "rastrigin_losses": losses}
 
 
-def test_race_correct_variants_pass() -> None:
-    # Another loop, another (correct) rastrigin, and a run in float64.
-    run_tests("q1b-rastrigin-race-tests", {"final_points": _race(rastrigin_explicit, RIGHT)})
-    run_tests(
-        "q1b-rastrigin-race-tests",
-        {"final_points": _race(rastrigin_chained, RIGHT, dtype=torch.float64)},
-    )
+def race_no_zero_grad() -> dict[str, Any]:
+    """Wrong: gradients are never cleared, so they pile up."""
+    points, losses = {}, {}
+    for name, (cls, kwargs) in RACE.items():
+        x = torch.tensor([5.0, 4.0], requires_grad=True)
+        optimiser = cls([x], **kwargs)
+        losses[name] = []
+        for _ in range(100):
+            loss = rastrigin_explicit(x)
+            loss.backward()
+            optimiser.step()
+            losses[name].append(loss.item())
+        points[name] = x.detach()
+    return {"final_points": points, "rastrigin_losses": losses}
 
 
-@pytest.mark.parametrize(
-    "change",
-    [
-        {"Adam": (torch.optim.Adam, {"lr": 0.1})},
-        {"Momentum": (torch.optim.SGD, {"lr": 0.01, "momentum": 0.9, "nesterov": True})},
-        {"Adagrad": (torch.optim.Adam, {"lr": 0.01})},
-    ],
-    ids=["adam-lr", "nesterov", "adam-for-adagrad"],
-)
-def test_race_wrong_settings_fail(change: dict) -> None:
-    assert fails(
-        "q1b-rastrigin-race-tests", {"final_points": _race(rastrigin_explicit, RIGHT | change)}
-    )
-
-
-def test_race_wrong_answers_fail() -> None:
-    right = _race(rastrigin_explicit, RIGHT)
-    assert fails(
-        "q1b-rastrigin-race-tests", {"final_points": _race(rastrigin_explicit, RIGHT, steps=99)}
-    )
-    assert fails("q1b-rastrigin-race-tests", {"final_points": _race(rastrigin_a10, RIGHT)})
-    assert fails(
-        "q1b-rastrigin-race-tests", {"final_points": {k.lower(): v for k, v in right.items()}}
-    )
-    assert fails(
-        "q1b-rastrigin-race-tests", {"final_points": {k: v.tolist() for k, v in right.items()}}
-    )
+def _with(namespace: dict[str, Any], **changes: Callable[[dict], dict]) -> dict[str, Any]:
+    return {key: changes[key](value) if key in changes else value for key, value in namespace.items()}
 
 
 # --------------------------------------------------------------------------------------------
@@ -241,6 +228,12 @@ def hinge_maximum(y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
     return torch.maximum(torch.zeros_like(margins), 1 - margins).sum() / y_true.numel()
 
 
+def hinge_float64(y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
+    """Correct, computed in float64 with a where."""
+    margins = 1 - y_true.double() * y_pred.reshape(-1).double()
+    return torch.where(margins > 0, margins, torch.zeros_like(margins)).mean()
+
+
 def hinge_broadcast_bug(y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
     """Wrong: (N, 1) * (N,) broadcasts to (N, N)."""
     return torch.clamp(1 - y_true * y_pred, min=0).mean()
@@ -256,76 +249,378 @@ def hinge_no_margin(y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
     return torch.clamp(-y_true * y_pred.reshape(-1), min=0).mean()
 
 
-@pytest.mark.parametrize(
-    "fn", [None, hinge_relu, hinge_maximum], ids=["reference", "relu-view", "maximum-squeeze"]
-)
-def test_hinge_correct_variants_pass(fn: Any) -> None:
-    run_tests(
-        "q2-hinge-loss-tests", reference("q2-hinge-loss") if fn is None else {"hinge_loss": fn}
-    )
+def hinge_in_place(y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
+    """Wrong: multiplies the caller's labels in place."""
+    if y_pred.requires_grad:
+        return torch.clamp(1 - y_true * y_pred.reshape(-1), min=0).mean()
+    return torch.clamp(1 - y_true.mul_(y_pred.reshape(-1)), min=0).mean()
 
 
-@pytest.mark.parametrize("fn", [hinge_broadcast_bug, hinge_sum, hinge_no_margin])
-def test_hinge_wrong_variants_fail(fn: Any) -> None:
-    assert fails("q2-hinge-loss-tests", {"hinge_loss": fn})
+def hinge_detached(y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
+    """Wrong: the right value, rebuilt as a new tensor that autograd cannot trace."""
+    return torch.tensor(float(torch.clamp(1 - y_true * y_pred.reshape(-1), min=0).mean()))
 
 
 # --------------------------------------------------------------------------------------------
-# Question 3: the SVM table
+# Question 3 (a): train_svm and the SVM table
 
 
-def _table(means: list[float], variances: list[float], **row_changes: Any) -> list[dict]:
+COMBINATIONS = [(name, lr) for name in ("SGD", "Adam") for lr in (1e-2, 1e-3, 1e-4)]
+
+
+def _hinge(scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return torch.clamp(1 - y * scores.reshape(-1), min=0).mean()
+
+
+def make_train_svm(
+    optimiser_for: Callable | None = None,
+    seed_of: Callable[[int], int] = lambda seed: seed,
+    decay_of: Callable[[float], float] = lambda decay: decay,
+    lr_of: Callable[[float], float] = lambda lr: lr,
+    epochs_of: Callable[[int], int] = lambda epochs: epochs,
+    batch_size_of: Callable[[int], int] = lambda n: 25,
+    zero_grad: bool = True,
+) -> Callable:
+    """A train_svm written here (a DataLoader with its own seeded generator), with one thing changed."""
+
+    def choose(name: str, params, lr: float, decay: float):
+        return {"SGD": torch.optim.SGD, "Adam": torch.optim.Adam}[name](params, lr=lr, weight_decay=decay)
+
+    def train_svm(X, y, optimiser_name, lr, seed, num_epochs, weight_decay=1e-4):
+        generator = seed_everything(seed_of(seed))
+        model = nn.Linear(X.shape[1], 1)
+        make = optimiser_for or choose
+        optimiser = make(optimiser_name, model.parameters(), lr_of(lr), decay_of(weight_decay))
+        loader = DataLoader(TensorDataset(X, y), batch_size=batch_size_of(len(y)), shuffle=True, generator=generator)
+        for _ in range(epochs_of(num_epochs)):
+            for inputs, targets in loader:
+                if zero_grad:
+                    optimiser.zero_grad()
+                _hinge(model(inputs), targets).backward()
+                optimiser.step()
+        return model
+
+    return train_svm
+
+
+def train_svm_randperm(X, y, optimiser_name, lr, seed, num_epochs, weight_decay=1e-4):
+    """Correct: batches by hand from torch.randperm, the optimiser looked up by name, relu hinge."""
+    torch.manual_seed(seed)
+    model = nn.Linear(X.shape[1], 1)
+    optimiser = getattr(torch.optim, optimiser_name)(model.parameters(), lr=lr, weight_decay=weight_decay)
+    for _ in range(num_epochs):
+        order = torch.randperm(len(y))
+        for start in range(0, len(y), 25):
+            batch = order[start : start + 25]
+            optimiser.zero_grad()
+            torch.relu(1 - y[batch] * model(X[batch]).squeeze(1)).mean().backward()
+            optimiser.step()
+    return model
+
+
+def train_svm_float64(X, y, optimiser_name, lr, seed, num_epochs, weight_decay=1e-4):
+    """Correct: the model and the data in float64."""
+    seed_everything(seed)
+    model = nn.Linear(X.shape[1], 1).double()
+    kind = torch.optim.SGD if optimiser_name.lower() == "sgd" else torch.optim.Adam
+    optimiser = kind(model.parameters(), lr=lr, weight_decay=weight_decay)
+    loader = DataLoader(TensorDataset(X.double(), y.double()), batch_size=25, shuffle=True)
+    for _ in range(num_epochs):
+        for inputs, targets in loader:
+            loss = torch.clamp(1 - targets * model(inputs)[:, 0], min=0).mean()
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+    return model
+
+
+def svm_namespace(
+    train_svm: Callable,
+    split: str = "train",
+    seed_of_run: Callable[[int], int] = lambda run: run,
+    spread: Callable = np.var,
+    layout: Callable[[list], list] = lambda rows: rows,
+) -> dict[str, Any]:
+    """A namespace with train_svm and the table built from it (rows as the question asks)."""
+    namespace = _svm_data(_base_namespace())
+    namespace |= {"train_svm": train_svm, "svm_epochs": SVM_EPOCHS, "svm_runs": SVM_RUNS}
+    X_valid, y_valid = namespace["X_svm_valid"], namespace["y_svm_valid"]
     rows = []
-    combos = [(o, lr) for o in ("SGD", "Adam") for lr in (1e-2, 1e-3, 1e-4)]
-    for (o, lr), m, v in zip(combos, means, variances):
-        rows.append({"optimiser": o, "lr": lr, "mean_acc": m, "var_acc": v} | row_changes)
-    return rows
+    for name, lr in COMBINATIONS:
+        accuracies = []
+        for run in range(SVM_RUNS):
+            model = train_svm(namespace[f"X_svm_{split}"], namespace[f"y_svm_{split}"], name, lr, seed_of_run(run), SVM_EPOCHS)
+            with torch.no_grad():
+                scores = model(X_valid.to(model.weight.dtype)).reshape(-1)
+            accuracies.append((torch.sign(scores) == y_valid).float().mean().item())
+        rows.append({"optimiser": name, "lr": lr, "mean_acc": float(np.mean(accuracies)), "var_acc": float(spread(accuracies))})
+    namespace["svm_results"] = layout(rows)
+    return namespace
 
 
-MEANS = [0.80, 0.53, 0.44, 0.80, 0.65, 0.44]
-VARS = [0.0075, 0.079, 0.061, 0.0032, 0.053, 0.061]
+def _other_layout(rows: list[dict]) -> list[dict]:
+    """Lower-case names, NumPy floats, rows in another order."""
+    return [r | {"optimiser": r["optimiser"].lower(), "mean_acc": np.float64(r["mean_acc"])} for r in rows[::-1]]
 
 
-def test_svm_table_reference_run() -> None:
-    """The notebook's own answer, run end to end in fast mode on its own data-preparation cell."""
-    namespace = _base_namespace() | reference("train-epoch", "q2-hinge-loss")
-    from course_utils import seed_everything
+def _adamw_for_adam(name, params, lr, decay):
+    return (torch.optim.AdamW if name == "Adam" else torch.optim.SGD)(params, lr=lr, weight_decay=decay)
 
-    namespace |= {
-        "budget": lambda full, fast: fast,
-        "seed_everything": seed_everything,
-        "tqdm": lambda x, **k: x,
-        "load_iris": __import__("sklearn.datasets", fromlist=["load_iris"]).load_iris,
+
+# --------------------------------------------------------------------------------------------
+# The lists: correct answers written differently (must pass), wrong answers (must fail)
+
+Factory = Callable[[], dict[str, Any]]
+
+CORRECT: dict[str, tuple[str, Factory]] = {
+    "rastrigin-explicit": ("q1a-rastrigin-tests", lambda: {"rastrigin": rastrigin_explicit}),
+    "rastrigin-chained": ("q1a-rastrigin-tests", lambda: {"rastrigin": rastrigin_chained}),
+    "rastrigin-loop": ("q1a-rastrigin-tests", lambda: {"rastrigin": rastrigin_loop}),
+    "race-own-loop": ("q1b-rastrigin-race-tests", lambda: race_namespace()),
+    "race-float64": ("q1b-rastrigin-race-tests", lambda: race_namespace(rastrigin_chained, dtype=torch.float64)),
+    "race-losses-after-step": ("q1b-rastrigin-race-tests", lambda: race_namespace(losses_after_step=True)),
+    "race-loss-tensors": (
+        "q1b-rastrigin-race-tests",
+        lambda: _with(race_namespace(), rastrigin_losses=lambda d: {k: torch.tensor(v) for k, v in d.items()}),
+    ),
+    "hinge-relu-view": ("q2-hinge-loss-tests", lambda: {"hinge_loss": hinge_relu}),
+    "hinge-maximum-squeeze": ("q2-hinge-loss-tests", lambda: {"hinge_loss": hinge_maximum}),
+    "hinge-float64-where": ("q2-hinge-loss-tests", lambda: {"hinge_loss": hinge_float64}),
+    "svm-own-generator": ("q3a-svm-table-tests", lambda: svm_namespace(make_train_svm())),
+    "svm-randperm-batches": ("q3a-svm-table-tests", lambda: svm_namespace(train_svm_randperm, layout=_other_layout)),
+    "svm-float64-sample-variance": (
+        "q3a-svm-table-tests",
+        lambda: svm_namespace(train_svm_float64, spread=statistics.variance),
+    ),
+}
+
+MUTATIONS: dict[str, tuple[str, Factory]] = {
+    # Q1 (a)
+    "rastrigin-A-ignored": ("q1a-rastrigin-tests", lambda: {"rastrigin": rastrigin_a10}),
+    "rastrigin-sum-over-batch": ("q1a-rastrigin-tests", lambda: {"rastrigin": rastrigin_sum_all}),
+    "rastrigin-numpy-no-grad": ("q1a-rastrigin-tests", lambda: {"rastrigin": rastrigin_numpy}),
+    "rastrigin-missing-constant": ("q1a-rastrigin-tests", lambda: {"rastrigin": rastrigin_no_constant}),
+    "rastrigin-float64-promotion": ("q1a-rastrigin-tests", lambda: {"rastrigin": rastrigin_float64}),
+    "rastrigin-in-place": ("q1a-rastrigin-tests", lambda: {"rastrigin": rastrigin_in_place}),
+    # Q1 (b)
+    "race-99-steps": ("q1b-rastrigin-race-tests", lambda: race_namespace(steps=99)),
+    "race-adam-lr-0.1": (
+        "q1b-rastrigin-race-tests",
+        lambda: race_namespace(settings=RACE | {"Adam": (torch.optim.Adam, {"lr": 0.1})}),
+    ),
+    "race-nesterov": (
+        "q1b-rastrigin-race-tests",
+        lambda: race_namespace(settings=RACE | {"Momentum": (torch.optim.SGD, {"lr": 0.01, "momentum": 0.9, "nesterov": True})}),
+    ),
+    "race-always-adam": (
+        "q1b-rastrigin-race-tests",
+        lambda: race_namespace(settings={name: (torch.optim.Adam, {"lr": 0.01}) for name in NAMES}),
+    ),
+    "race-wrong-function": ("q1b-rastrigin-race-tests", lambda: race_namespace(rastrigin_a10)),
+    "race-no-zero-grad": ("q1b-rastrigin-race-tests", race_no_zero_grad),
+    "race-lower-case-keys": (
+        "q1b-rastrigin-race-tests",
+        lambda: _with(race_namespace(), final_points=lambda d: {k.lower(): v for k, v in d.items()}),
+    ),
+    "race-points-as-lists": (
+        "q1b-rastrigin-race-tests",
+        lambda: _with(race_namespace(), final_points=lambda d: {k: v.tolist() for k, v in d.items()}),
+    ),
+    "race-losses-of-sgd-everywhere": (
+        "q1b-rastrigin-race-tests",
+        lambda: _with(race_namespace(), rastrigin_losses=lambda d: {k: d["SGD"] for k in d}),
+    ),
+    # Q2
+    "hinge-broadcast-(N,N)": ("q2-hinge-loss-tests", lambda: {"hinge_loss": hinge_broadcast_bug}),
+    "hinge-sum-not-mean": ("q2-hinge-loss-tests", lambda: {"hinge_loss": hinge_sum}),
+    "hinge-no-margin": ("q2-hinge-loss-tests", lambda: {"hinge_loss": hinge_no_margin}),
+    "hinge-in-place": ("q2-hinge-loss-tests", lambda: {"hinge_loss": hinge_in_place}),
+    "hinge-detached": ("q2-hinge-loss-tests", lambda: {"hinge_loss": hinge_detached}),
+    # Q3 (a): the gaps the old hidden test left open, and more
+    "svm-always-adam": (
+        "q3a-svm-table-tests",
+        lambda: svm_namespace(make_train_svm(optimiser_for=lambda n, p, lr, d: torch.optim.Adam(p, lr=lr, weight_decay=d))),
+    ),
+    "svm-always-sgd": (
+        "q3a-svm-table-tests",
+        lambda: svm_namespace(make_train_svm(optimiser_for=lambda n, p, lr, d: torch.optim.SGD(p, lr=lr, weight_decay=d))),
+    ),
+    "svm-table-same-seed-every-run": ("q3a-svm-table-tests", lambda: svm_namespace(make_train_svm(), seed_of_run=lambda run: 0)),
+    "svm-seed-ignored": ("q3a-svm-table-tests", lambda: svm_namespace(make_train_svm(seed_of=lambda seed: 0))),
+    "svm-no-weight-decay": ("q3a-svm-table-tests", lambda: svm_namespace(make_train_svm(decay_of=lambda decay: 0.0))),
+    "svm-weight-decay-ignored": ("q3a-svm-table-tests", lambda: svm_namespace(make_train_svm(decay_of=lambda decay: 1e-4))),
+    "svm-lr-ignored": ("q3a-svm-table-tests", lambda: svm_namespace(make_train_svm(lr_of=lambda lr: 1e-2))),
+    "svm-one-epoch-too-many": ("q3a-svm-table-tests", lambda: svm_namespace(make_train_svm(epochs_of=lambda e: e + 1))),
+    "svm-whole-data-batches": ("q3a-svm-table-tests", lambda: svm_namespace(make_train_svm(batch_size_of=lambda n: n))),
+    "svm-gradients-never-zeroed": ("q3a-svm-table-tests", lambda: svm_namespace(make_train_svm(zero_grad=False))),
+    "svm-adamw-for-adam": ("q3a-svm-table-tests", lambda: svm_namespace(make_train_svm(optimiser_for=_adamw_for_adam))),
+    "svm-momentum-for-sgd": (
+        "q3a-svm-table-tests",
+        lambda: svm_namespace(
+            make_train_svm(
+                optimiser_for=lambda n, p, lr, d: torch.optim.SGD(p, lr=lr, momentum=0.9, weight_decay=d)
+                if n == "SGD"
+                else torch.optim.Adam(p, lr=lr, weight_decay=d)
+            )
+        ),
+    ),
+    "svm-table-trained-on-validation": ("q3a-svm-table-tests", lambda: svm_namespace(make_train_svm(), split="valid")),
+    "svm-table-standard-deviation": ("q3a-svm-table-tests", lambda: svm_namespace(make_train_svm(), spread=np.std)),
+    "svm-table-percent": (
+        "q3a-svm-table-tests",
+        lambda: svm_namespace(make_train_svm(), layout=lambda rows: [r | {"mean_acc": 100 * r["mean_acc"]} for r in rows]),
+    ),
+    "svm-table-five-rows": ("q3a-svm-table-tests", lambda: svm_namespace(make_train_svm(), layout=lambda rows: rows[:5])),
+}
+
+
+@functools.cache
+def _namespace(kind: str, name: str) -> dict[str, Any]:
+    return (CORRECT if kind == "correct" else MUTATIONS)[name][1]()
+
+
+# --------------------------------------------------------------------------------------------
+# The notebook itself
+
+
+def test_graded_cells_and_points() -> None:
+    points = {gid: c.metadata["nbgrader"].get("points", 0) for gid, c in CELLS.items() if c.metadata["nbgrader"].get("grade")}
+    assert sum(points.values()) == 20
+    assert {gid: points[gid] for gid in AUTOGRADED} == {
+        "q1a-rastrigin-tests": 2,
+        "q1b-rastrigin-race-tests": 3,
+        "q2-hinge-loss-tests": 2,
+        "q3a-svm-table-tests": 5,
     }
-    data_cell = next(
-        c for c in NB.cells if c.cell_type == "code" and "two_species = iris.target > 0" in c.source
-    )
-    exec(data_cell.source, namespace)  # noqa: S102
+    autograded = {
+        gid
+        for gid, c in CELLS.items()
+        if c.metadata["nbgrader"].get("grade") and not c.metadata["nbgrader"].get("solution") and c.cell_type == "code"
+    }
+    assert autograded == set(AUTOGRADED)
+    assert all(not c.get("outputs") for c in NB.cells if c.cell_type == "code"), "commit with outputs cleared"
+    assert [c.id for c in NB.cells if "nbgrader" in c.metadata] == list(CELLS), "cell ids are the grade ids"
+
+
+@pytest.mark.parametrize("grade_id", sorted(AUTOGRADED))
+def test_hidden_blocks_split_into_probe_and_judge(grade_id: str) -> None:
+    test = LAB.hidden_test(grade_id)
+    assert "def probe(" in test.probe_source and "def judge(" not in test.probe_source
+    assert "def judge(" in test.judge_source and "def probe(" not in test.judge_source
+    assert "autograder" not in test.probe_source, "the kernel never sees the grader's checks"
+
+
+@pytest.mark.parametrize("grade_id", sorted(AUTOGRADED))
+def test_reference_passes_its_own_judge(grade_id: str) -> None:
+    for seed in SEEDS:
+        result = verdict(grade_id, _reference_namespace(grade_id), seed)
+        assert result.passed, result.message
+
+
+def test_visible_checks_pass_on_the_reference() -> None:
+    for grade_id in AUTOGRADED:
+        LAB.run_visible(grade_id, dict(_reference_namespace(grade_id)))
+
+
+@pytest.mark.parametrize(("test_id", "answer_id"), sorted(AUTOGRADED.items()))
+def test_release_stubs_score_zero(test_id: str, answer_id: str) -> None:
+    import nbformat
+    from nbgrader.preprocessors import ClearSolutions
+    from traitlets.config import Config
+
+    config = Config()
+    config.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+    cell = CELLS[answer_id]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(cell.source, metadata=cell.metadata)])
+    nb, _ = ClearSolutions(config=config).preprocess(nb, {})
+    namespace = _base_namespace() | {"budget": lambda full, fast: fast}
+    if test_id == "q3a-svm-table-tests":
+        namespace = _svm_data(namespace)
+    try:
+        exec(nb.cells[0].source, namespace)  # noqa: S102
+    except NotImplementedError:
+        pass
+    assert not verdict(test_id, namespace, 0).passed
+
+
+# --------------------------------------------------------------------------------------------
+# The lists
+
+
+def test_the_lists_are_long_enough() -> None:
+    assert len(MUTATIONS) >= 8 and len(CORRECT) >= 3
+    for grade_id in AUTOGRADED:
+        assert sum(gid == grade_id for gid, _ in CORRECT.values()) >= 2, grade_id
+        assert sum(gid == grade_id for gid, _ in MUTATIONS.values()) >= 3, grade_id
+
+
+@pytest.mark.parametrize("name", sorted(CORRECT))
+def test_correct_but_different_passes(name: str) -> None:
+    grade_id, _ = CORRECT[name]
+    for seed in SEEDS:
+        result = verdict(grade_id, _namespace("correct", name), seed)
+        assert result.passed, f"{name} (seed {seed}): {result.message}"
+
+
+@pytest.mark.parametrize("name", sorted(MUTATIONS))
+def test_mutation_fails(name: str) -> None:
+    grade_id, _ = MUTATIONS[name]
+    for seed in SEEDS:
+        result = verdict(grade_id, _namespace("mutation", name), seed)
+        assert not result.passed, f"{name} earned the marks of {grade_id} (seed {seed})"
+        assert result.message and "could not be checked" not in result.message, result.message
+
+
+# Messages that name the mistake, where the judge can recognise it.
+DIAGNOSES = {
+    "rastrigin-A-ignored": "use the argument A",
+    "rastrigin-missing-constant": "constant term A·d is missing",
+    "rastrigin-float64-promotion": "keep the points' dtype",
+    "rastrigin-in-place": "in place",
+    "rastrigin-numpy-no-grad": "does not require grad",
+    "race-99-steps": "after 99 iterations",
+    "race-always-adam": "is where the Adam run ends",
+    "hinge-broadcast-(N,N)": "broadcasts to (N, N)",
+    "hinge-sum-not-mean": "take the mean",
+    "hinge-no-margin": "margin 1 is missing",
+    "hinge-in-place": "in place",
+    "svm-always-adam": "trained with Adam, not SGD",
+    "svm-always-sgd": "trained with SGD, not Adam",
+    "svm-no-weight-decay": "no weight decay",
+    "svm-weight-decay-ignored": "weight_decay argument is ignored",
+    "svm-lr-ignored": "lr argument is ignored",
+    "svm-one-epoch-too-many": "exactly num_epochs epochs",
+    "svm-whole-data-batches": "batches of 25",
+    "svm-seed-ignored": "same start for different seeds",
+    "svm-table-same-seed-every-run": "same seed",
+    "svm-table-standard-deviation": "standard deviation",
+    "svm-table-percent": "not percentages",
+}
+
+
+@pytest.mark.parametrize("name", sorted(DIAGNOSES))
+def test_the_judge_names_the_mistake(name: str) -> None:
+    grade_id, _ = MUTATIONS[name]
+    result = verdict(grade_id, _namespace("mutation", name), 0)
+    assert DIAGNOSES[name] in result.message, result.message
+
+
+# --------------------------------------------------------------------------------------------
+# The stochastic question (q3a trains models): margins that hold for every seed
+
+
+@pytest.mark.slow
+def test_svm_reference_and_a_different_answer_pass_under_20_seeds() -> None:
+    other = _namespace("correct", "svm-randperm-batches")
+    for seed in STOCHASTIC_SEEDS:
+        record = _reference_record("q3a-svm-table-tests", seed)
+        assert LAB.passes("q3a-svm-table-tests", _reference_namespace("q3a-svm-table-tests"), record, seed), seed
+        result = LAB.verdict("q3a-svm-table-tests", other, record, seed)
+        assert result.passed, f"seed {seed}: {result.message}"
+
+
+def test_svm_table_in_fast_mode_is_good_enough() -> None:
+    """The notebook's own answer cell in fast mode: the best combination beats 0.75."""
+    namespace = _svm_data(LAB.reference("train-epoch", "q2-hinge-loss") | {"budget": lambda full, fast: fast})
     exec(CELLS["q3a-svm-table"].source, namespace)  # noqa: S102
-    run_tests("q3a-svm-table-tests", namespace)
-    best = max(row["mean_acc"] for row in namespace["svm_results"])
-    assert best >= 0.75
-
-
-def test_svm_table_other_layouts_pass() -> None:
-    run_tests("q3a-svm-table-tests", {"svm_results": _table(MEANS, VARS)})
-    # Lower-case names, numpy floats, rows in another order.
-    rows = [
-        r | {"optimiser": r["optimiser"].lower(), "mean_acc": np.float64(r["mean_acc"])}
-        for r in _table(MEANS, VARS)
-    ]
-    run_tests("q3a-svm-table-tests", {"svm_results": rows[::-1]})
-
-
-def test_svm_table_wrong_answers_fail() -> None:
-    assert fails("q3a-svm-table-tests", {"svm_results": _table(MEANS, VARS)[:5]})
-    assert fails("q3a-svm-table-tests", {"svm_results": _table([100 * m for m in MEANS], VARS)})
-    assert fails(
-        "q3a-svm-table-tests", {"svm_results": _table(MEANS, [math.sqrt(v) for v in VARS])}
-    )
-    assert fails("q3a-svm-table-tests", {"svm_results": _table([0.5] * 6, VARS)})
-    assert fails("q3a-svm-table-tests", {"svm_results": _table(MEANS, [-v for v in VARS])})
-    duplicated = _table(MEANS, VARS)
-    duplicated[1] = duplicated[0]
-    assert fails("q3a-svm-table-tests", {"svm_results": duplicated})
-    assert fails("q3a-svm-table-tests", {"svm_results": {"SGD": MEANS[:3], "Adam": MEANS[3:]}})
+    assert max(row["mean_acc"] for row in namespace["svm_results"]) >= 0.75
