@@ -10,7 +10,16 @@ from pathlib import Path
 c = get_config()  # noqa: F821 - provided by traitlets when nbgrader loads this file
 
 # The gradebook and everything grading writes live in grading/ (ignored by git).
-(Path(__file__).resolve().parent / "grading").mkdir(exist_ok=True)
+GRADING = Path(__file__).resolve().parent / "grading"
+GRADING.mkdir(exist_ok=True)
+# nbgrader's exchange (its own release/collect) is unused here, but the formgrader warns on every
+# page when it is missing: give it a folder under grading/.
+(GRADING / "exchange").mkdir(exist_ok=True)
+c.Exchange.root = str(GRADING / "exchange")
+# The formgrader's "Generate Feedback" and "Release Feedback" would show students hidden tests and
+# reference solutions: both end in a message pointing at `course feedback` (autograder/formgrader_guard.py).
+c.GenerateFeedback.preprocessors = ["autograder.formgrader_guard.RefuseFeedback"]
+c.ExchangeFactory.release_feedback = "autograder.formgrader_guard.RefusedReleaseFeedback"
 
 c.CourseDirectory.course_id = "dl-labs"
 c.CourseDirectory.source_directory = "solutions"
