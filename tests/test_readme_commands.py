@@ -94,7 +94,7 @@ def test_readme_commands_parse_and_resolve_their_lab(tmp_path):
         labs = _resolved_labs(course, args)
         assert all(lab == LAB_ID for lab in labs), command
         named += bool(labs)
-    assert named >= 4  # validate, collect, grade, feedback (and status) name lab03
+    assert named >= 6  # validate, collect, grade, status, feedback --preview, feedback --zip name lab03
 
 
 def _zip_of_submissions(path: Path, release: nbformat.NotebookNode) -> None:
@@ -149,6 +149,10 @@ def test_readme_commands_run_verbatim(tmp_path, monkeypatch):
     code, text = result("course grade lab03")
     assert code == 0 and "s001" in text, text
     assert (root / "grading" / "marks" / f"{LAB_ID}.csv").is_file()
+    code, text = result("course status lab03")
+    assert code == 0 and "collected" in text and "graded" in text, text
+    code, text = result("course feedback lab03 --preview")
+    assert code == 0 and Path(text.strip()).is_file() and "s001" in text, text
     code, text = result("course feedback lab03 --zip")
     assert code in (0, 1) and "2 feedback pages" in text, text  # 1: the written answers wait for manual marks
     assert len(list((root / "grading" / "feedback-zips" / LAB_ID).glob("*.zip"))) == 2
