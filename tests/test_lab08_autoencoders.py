@@ -438,7 +438,7 @@ def _reference_namespace(grade_id: str) -> dict[str, Any]:
     return _answer_namespace(grade_id, _reference(*REFERENCE_ANSWERS[grade_id]))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _reference_record(grade_id: str, seed: int):
     """The reference solution's probe data for `grade_id` at `seed` (what the grader keeps)."""
     record = LAB.probe(grade_id, _reference_namespace(grade_id), seed)
@@ -488,7 +488,7 @@ def test_stochastic_questions_pass_the_reference_and_an_alternative_for_20_seeds
     for seed in range(20):
         reference = _reference_namespace(grade_id)
         assert LAB.passes(grade_id, reference, reference, seed), seed
-        for answer in CORRECT[grade_id][:2]:
+        for answer in CORRECT[grade_id]:  # Box-Muller draws other random numbers
             verdict = LAB.verdict(grade_id, _answer_namespace(grade_id, answer), reference, seed)
             assert verdict.passed, (seed, answer.__name__, verdict.message)
 

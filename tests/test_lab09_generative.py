@@ -541,7 +541,7 @@ def _reference_namespace(grade_id: str) -> dict:
     return _answer_namespace(grade_id, reference(*REFERENCE_ANSWERS[grade_id]))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _reference_record(grade_id: str, seed: int):
     """The reference solution's probe data for `grade_id` at `seed` (what the grader keeps)."""
     record = LAB.probe(grade_id, _reference_namespace(grade_id), seed)
