@@ -929,7 +929,7 @@ def test_experiment_with_another_model_and_training_passes(experiment, monkeypat
     ns["train_seq2seq"](model, pairs, steps=250, batch_size=48, lr=1e-2, seed=5)
     right = [ns["translate"](model, ns["encode_morse"](w), max_len=12) == w for w in ns["test_words"]]
     accuracy = sum(right) / len(right)
-    assert accuracy >= 0.3  # comfortably above the 20 % the test asks for in fast mode
+    assert accuracy >= 0.3  # comfortably above the 5 % the test asks for in fast mode
     for seed in SEEDS:
         verdict = _experiment_verdict({**ns, "morse_model": model, "held_out_accuracy": accuracy}, experiment, seed, monkeypatch)
         assert verdict.passed, verdict.message
