@@ -161,3 +161,13 @@ def test_kernels_get_a_fixed_thread_count_whatever_the_workers(tmp_path):
     assert args.threads == 2 and args.cell_timeout >= 600
     outcome = execute_notebook(_nb("import os\nprint(os.environ['OMP_NUM_THREADS'])"), tmp_path, with_threads(Limits(), 1))
     assert _text(outcome.notebook.cells[0]).strip() == "1"
+
+
+@needs_sandbox
+def test_private_data_files_still_reach_the_kernel(sandbox, tmp_path):
+    (tmp_path / "sub").mkdir(mode=0o700)
+    (tmp_path / "sub" / "data.txt").write_text("42")
+    os.chmod(tmp_path / "sub" / "data.txt", 0o600)
+    outcome = execute_notebook(_nb("print(open('sub/data.txt').read())"), tmp_path, sandbox=sandbox)
+    assert outcome.completed, outcome.problem
+    assert _text(outcome.notebook.cells[0]).strip() == "42"

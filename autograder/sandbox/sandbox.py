@@ -117,6 +117,9 @@ class Sandbox:
         sockets.mkdir(mode=0o777)
         os.chmod(sockets, 0o777)  # the kernel runs as another user and must create its sockets here
         os.chmod(workdir, 0o777)
+        for path in workdir.rglob("*"):  # the lab's data files: the kernel's user copies them in
+            if not path.is_symlink():
+                os.chmod(path, path.stat().st_mode | (0o555 if path.is_dir() else 0o444))
         connection_file = sockets / "connection.json"
         config = {
             "workdir": str(workdir),
