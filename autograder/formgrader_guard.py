@@ -9,9 +9,9 @@ both buttons end in a message saying so instead of doing anything.
 from __future__ import annotations
 
 from nbconvert.preprocessors import Preprocessor
-from traitlets import Bool
 from nbgrader.exchange.abc.exchange import ExchangeError
 from nbgrader.exchange.default import ExchangeReleaseFeedback
+from traitlets import Bool
 
 MESSAGE = (
     "This course does not use nbgrader's own feedback: it would show hidden tests and reference "
@@ -24,12 +24,12 @@ class RefuseFeedback(Preprocessor):
 
     enabled = Bool(True)  # nbconvert skips preprocessors that are not enabled
 
-    def preprocess(self, nb, resources):  # noqa: D102 - see the class
+    def preprocess(self, nb, resources):
         raise RuntimeError(MESSAGE)
 
 
 class RefusedReleaseFeedback(ExchangeReleaseFeedback):
     """Stands in for the exchange's ReleaseFeedback: nothing is copied, MESSAGE is shown."""
 
-    def start(self):  # noqa: D102 - see the class
+    def start(self):
         raise ExchangeError(MESSAGE)

@@ -64,9 +64,9 @@ def _call(url: str, token: str, method: str = "GET", timeout: float = 30) -> tup
 def _chromium(url: str, profile: Path, screenshot: Path | None = None) -> str:
     args = [CHROMIUM, "--headless", "--disable-gpu", "--no-sandbox", "--no-first-run", f"--user-data-dir={profile}",
             "--virtual-time-budget=4000", "--window-size=1200,900"]
-    run = subprocess.run([*args, "--dump-dom", url], capture_output=True, text=True, timeout=60)
+    run = subprocess.run([*args, "--dump-dom", url], capture_output=True, text=True, timeout=60, check=False)
     if screenshot is not None:
-        subprocess.run([*args, f"--screenshot={screenshot}", url], capture_output=True, timeout=60)
+        subprocess.run([*args, f"--screenshot={screenshot}", url], capture_output=True, timeout=60, check=False)
     return run.stdout
 
 

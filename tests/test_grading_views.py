@@ -113,7 +113,7 @@ def test_status_then_preview_of_one_students_feedback(graded, monkeypatch):
     assert code == 0 and text.strip() == str(page), text
     assert not (root / "grading" / "feedback" / "s002").exists()
     html = page.read_text(encoding="utf-8")
-    rows = re.findall(r"<tr>\s*<td>(.*?)(?: <small>|\s*</td>|<br>)", html, re.S)
+    rows = re.findall(r"<tr>\s*<td>(.*?)(?: <small>|\s*</td>|<br>)", html, re.DOTALL)
     assert rows[: len(TITLES)] == TITLES, rows
     assert "ex-halve" not in html and "q1-double" not in html
     assert re.search(r'<img class="thumb" src="data:image/png;base64,iVBORw0KGgo[A-Za-z0-9+/=]+"', html)

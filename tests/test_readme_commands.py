@@ -31,7 +31,7 @@ def readme_instructor_commands() -> list[str]:
     """The ``course ...`` command lines of the README's bash block under "For instructors"."""
     text = (REPO / "README.md").read_text(encoding="utf-8")
     section = text.split("## For instructors", 1)[1].split("\n## ", 1)[0]
-    block = re.search(r"```bash\n(.*?)```", section, re.S)
+    block = re.search(r"```bash\n(.*?)```", section, re.DOTALL)
     assert block, "the README's instructor section has no ```bash block"
     commands = []
     for line in block.group(1).splitlines():

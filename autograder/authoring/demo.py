@@ -8,8 +8,8 @@ from pathlib import Path
 
 from nbgrader.utils import is_grade, is_solution
 
-from autograder.course import COURSE_FILE, Course, CourseError, Lab, load_course
 from autograder.authoring.notebooks import dumps, read_notebook
+from autograder.course import COURSE_FILE, Course, CourseError, Lab, load_course
 from autograder.review.restore import grade_id_of
 
 

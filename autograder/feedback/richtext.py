@@ -44,7 +44,7 @@ _ATTRIBUTES = {
     "td": {"align"},
 }
 # $$display$$ first, then $inline$ (not \$, not spanning lines, not "$ 5 and $ 6" prices).
-_MATH = re.compile(r"(?<!\\)\$\$(.+?)(?<!\\)\$\$|(?<![\\$])\$(?![\s$])([^$\n]+?)(?<![\s\\])\$(?!\d)", re.S)
+_MATH = re.compile(r"(?<!\\)\$\$(.+?)(?<!\\)\$\$|(?<![\\$])\$(?![\s$])([^$\n]+?)(?<![\s\\])\$(?!\d)", re.DOTALL)
 MAX_CHARS = 20_000
 
 
