@@ -6,6 +6,7 @@ busy 2-core machine), so the tests create one empty gradebook and copy the file.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import shutil
 import tempfile
@@ -17,6 +18,7 @@ from autograder.record.gradebook import open_gradebook
 @functools.lru_cache(maxsize=1)
 def _template() -> Path:
     folder = Path(tempfile.mkdtemp(prefix="gradebook-template-"))
+    atexit.register(shutil.rmtree, folder, True)  # nothing left in /tmp after the session
     path = folder / "gradebook.db"
     with open_gradebook(f"sqlite:///{path}", "template"):
         pass
