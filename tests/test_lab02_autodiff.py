@@ -8,6 +8,7 @@ must fail.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import deque
 from dataclasses import dataclass
@@ -32,9 +33,52 @@ def _base_namespace() -> dict[str, Any]:
 LAB = LabCells("lab02_autodiff", _base_namespace)
 CELLS = LAB.cells
 reference = LAB.reference
-run_tests = LAB.run_tests
-fails = LAB.fails
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
+AUTOGRADED = (
+    "dual-class-tests",
+    "value-class-tests",
+    "q1-gd-factorise-ad-tests",
+    "q2a-iris-losses-tests",
+    "q3a-mlp-forward-tests",
+    "q3b-train-mlp-tests",
+)
+
+
+def reference_namespace(grade_id: str) -> dict[str, Any]:
+    """What the reference solution defines for this test cell."""
+    if grade_id == "q2a-iris-losses-tests":
+        losses = _iris_losses()
+        return {"iris_loss_gd": losses["gd"], "iris_loss_svd": losses["svd"]}
+    answers = {
+        "dual-class-tests": ("dual-class",),
+        "value-class-tests": ("value-class",),
+        "q1-gd-factorise-ad-tests": ("q1-gd-factorise-ad",),
+        "q3a-mlp-forward-tests": ("q3a-mlp-forward",),
+        "q3b-train-mlp-tests": ("q3a-mlp-forward", "q3b-train-mlp"),
+    }[grade_id]
+    return reference(*answers)
+
+
+@functools.lru_cache(maxsize=None)
+def reference_record(grade_id: str, seed: int) -> Any:
+    """The reference's probe record at ``seed`` (what the grader compares students with)."""
+    record = LAB.probe(grade_id, reference_namespace(grade_id), seed)
+    assert record.ok, f"the reference's probe failed: {record.error}"
+    return record
+
+
+def verdict(grade_id: str, namespace: dict[str, Any], seed: int = 0) -> Any:
+    return LAB.verdict(grade_id, namespace, reference_record(grade_id, seed), seed)
+
+
+def passes(grade_id: str, namespace: dict[str, Any], seed: int = 0) -> None:
+    """Assert the judge accepts ``namespace`` (with its message when it does not)."""
+    result = verdict(grade_id, namespace, seed)
+    assert result.passed, result.message
+
+
+def fails(grade_id: str, namespace: dict[str, Any], seed: int = 0) -> bool:
+    return not verdict(grade_id, namespace, seed).passed
 
 
 # --------------------------------------------------------------------------------------------
@@ -260,7 +304,8 @@ def _dual_with(**overrides: Any) -> type:
 )
 def test_dual_correct_variants_pass(dual_class: type | None) -> None:
     namespace = reference("dual-class") if dual_class is None else {"Dual": dual_class}
-    run_tests("dual-class-tests", namespace)
+    for seed in (0, 1):
+        passes("dual-class-tests", namespace, seed)
 
 
 @pytest.mark.parametrize(
@@ -274,11 +319,27 @@ def test_dual_correct_variants_pass(dual_class: type | None) -> None:
         {"tan": lambda self: type(self)(math.tan(self.real), self.dual / math.cos(self.real))},
         {"__rsub__": lambda self, o: self - o},
         {"__pow__": lambda self, n: type(self)(self.real**n, self.real ** (n - 1) * self.dual)},
+        {"log": lambda self: type(self)(math.log(self.real), self.dual * self.real)},
+        {
+            "__truediv__": lambda self, o: type(self)(
+                self.real / type(self).lift(o).real,
+                (self.real * type(self).lift(o).dual - self.dual * type(self).lift(o).real)
+                / type(self).lift(o).real ** 2,
+            )
+        },
     ],
-    ids=["product-rule-half", "tan-derivative", "rsub-sign", "power-rule-without-n"],
+    ids=[
+        "product-rule-half",
+        "tan-derivative",
+        "rsub-sign",
+        "power-rule-without-n",
+        "log-derivative",
+        "quotient-rule-sign",
+    ],
 )
 def test_dual_wrong_variants_fail(wrong: dict[str, Any]) -> None:
     assert fails("dual-class-tests", {"Dual": _dual_with(**wrong)})
+    assert fails("dual-class-tests", {"Dual": _dual_with(**wrong)}, seed=7)
 
 
 # --------------------------------------------------------------------------------------------
@@ -441,7 +502,8 @@ def test_value_correct_variants_pass(variant: str) -> None:
         value_class = reference("value-class")["Value"]
     else:
         value_class = ValueClosures if variant == "closures-stack" else _value_kahn()
-    run_tests("value-class-tests", {"Value": value_class})
+    for seed in (0, 1):
+        passes("value-class-tests", {"Value": value_class}, seed)
 
 
 @pytest.mark.parametrize("kind", ["no-dedupe", "forward-order", "overwrite"])
@@ -505,6 +567,17 @@ def gd_factorise_fixed_lr(A: torch.Tensor, rank: int, num_epochs: int = 1000, lr
     return gd_factorise_optim(A, rank, num_epochs, 0.01)
 
 
+def gd_factorise_fixed_epochs(A: torch.Tensor, rank: int, num_epochs: int = 1000, lr: float = 0.01):
+    """Wrong: ignores the num_epochs argument."""
+    return gd_factorise_optim(A, rank, 1000, lr)
+
+
+def gd_factorise_attached(A: torch.Tensor, rank: int, num_epochs: int = 1000, lr: float = 0.01):
+    """Wrong: returns U and V still attached to the graph (requires_grad=True)."""
+    U, V = gd_factorise_optim(A, rank, num_epochs, lr)
+    return U.requires_grad_(), V.requires_grad_()
+
+
 @pytest.mark.parametrize(
     "fn",
     [None, gd_factorise_optim, gd_factorise_grad],
@@ -512,10 +585,28 @@ def gd_factorise_fixed_lr(A: torch.Tensor, rank: int, num_epochs: int = 1000, lr
 )
 def test_factorise_correct_variants_pass(fn: Any) -> None:
     namespace = reference("q1-gd-factorise-ad") if fn is None else {"gd_factorise_ad": fn}
-    run_tests("q1-gd-factorise-ad-tests", namespace)
+    passes("q1-gd-factorise-ad-tests", namespace)
 
 
-@pytest.mark.parametrize("fn", [gd_factorise_mean_loss, gd_factorise_randn, gd_factorise_fixed_lr])
+@pytest.mark.slow
+def test_factorise_reference_and_alternative_pass_20_seeds() -> None:
+    gid = "q1-gd-factorise-ad-tests"
+    ref_ns = reference("q1-gd-factorise-ad")
+    for seed in range(20):
+        assert LAB.passes(gid, ref_ns, ref_ns, seed), f"the reference fails its own judge at seed {seed}"
+        assert LAB.passes(gid, {"gd_factorise_ad": gd_factorise_optim}, reference_record(gid, seed), seed), seed
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        gd_factorise_mean_loss,
+        gd_factorise_randn,
+        gd_factorise_fixed_lr,
+        gd_factorise_fixed_epochs,
+        gd_factorise_attached,
+    ],
+)
 def test_factorise_wrong_variants_fail(fn: Any) -> None:
     assert fails("q1-gd-factorise-ad-tests", {"gd_factorise_ad": fn})
 
@@ -560,7 +651,7 @@ def _iris_losses() -> dict[str, float]:
 
 def test_iris_losses() -> None:
     losses = _iris_losses()
-    run_tests(
+    passes(
         "q2a-iris-losses-tests", {"iris_loss_gd": losses["gd"], "iris_loss_svd": losses["svd"]}
     )
     wrong = [
@@ -588,10 +679,16 @@ def mlp_forward_wrong(params: dict, X: torch.Tensor) -> torch.Tensor:
     return (torch.relu(X @ params["W1"]) + params["b1"]) @ params["W2"] + params["b2"]
 
 
+def mlp_forward_no_relu(params: dict, X: torch.Tensor) -> torch.Tensor:
+    """Wrong: no ReLU, so the network is linear."""
+    return (X @ params["W1"] + params["b1"]) @ params["W2"] + params["b2"]
+
+
 def test_mlp_forward_variants() -> None:
-    run_tests("q3a-mlp-forward-tests", reference("q3a-mlp-forward"))
-    run_tests("q3a-mlp-forward-tests", {"mlp_forward": mlp_forward_alt})
+    passes("q3a-mlp-forward-tests", reference("q3a-mlp-forward"))
+    passes("q3a-mlp-forward-tests", {"mlp_forward": mlp_forward_alt})
     assert fails("q3a-mlp-forward-tests", {"mlp_forward": mlp_forward_wrong})
+    assert fails("q3a-mlp-forward-tests", {"mlp_forward": mlp_forward_no_relu})
 
 
 def train_mlp_optim(
@@ -668,9 +765,42 @@ def train_mlp_scaled_init(
     return params
 
 
+def train_mlp_fixed_lr(X: torch.Tensor, y: torch.Tensor, num_epochs: int = 100, lr: float = 0.01) -> dict:
+    """Wrong: ignores the lr argument."""
+    return train_mlp_optim(X, y, num_epochs, 0.01)
+
+
+def train_mlp_fixed_epochs(X: torch.Tensor, y: torch.Tensor, num_epochs: int = 100, lr: float = 0.01) -> dict:
+    """Wrong: ignores the num_epochs argument (except for returning the start)."""
+    return train_mlp_optim(X, y, 100 if num_epochs else 0, lr)
+
+
 def test_train_mlp_variants() -> None:
-    run_tests("q3b-train-mlp-tests", reference("q3a-mlp-forward", "q3b-train-mlp"))
-    run_tests("q3b-train-mlp-tests", {"train_mlp": train_mlp_optim})
+    passes("q3b-train-mlp-tests", reference("q3a-mlp-forward", "q3b-train-mlp"))
+    passes("q3b-train-mlp-tests", {"train_mlp": train_mlp_optim})
     assert fails("q3b-train-mlp-tests", {"train_mlp": train_mlp_sum_loss})
     assert fails("q3b-train-mlp-tests", {"train_mlp": train_mlp_vector_bias})
     assert fails("q3b-train-mlp-tests", {"train_mlp": train_mlp_scaled_init})
+    assert fails("q3b-train-mlp-tests", {"train_mlp": train_mlp_fixed_lr})
+    assert fails("q3b-train-mlp-tests", {"train_mlp": train_mlp_fixed_epochs})
+
+
+@pytest.mark.slow
+def test_train_mlp_reference_and_alternative_pass_20_seeds() -> None:
+    gid = "q3b-train-mlp-tests"
+    ref_ns = reference("q3a-mlp-forward", "q3b-train-mlp")
+    for seed in range(20):
+        assert LAB.passes(gid, ref_ns, ref_ns, seed), f"the reference fails its own judge at seed {seed}"
+        assert LAB.passes(gid, {"train_mlp": train_mlp_optim}, reference_record(gid, seed), seed), seed
+
+
+@pytest.mark.parametrize("grade_id", AUTOGRADED)
+def test_hidden_blocks_in_probe_judge_form(grade_id: str) -> None:
+    test = LAB.hidden_test(grade_id)
+    assert "def probe(" in test.probe_source and "def judge(" not in test.probe_source
+    assert "def judge(" in test.judge_source and "def probe(" not in test.judge_source
+
+
+def test_visible_checks_pass_for_the_reference() -> None:
+    for grade_id in AUTOGRADED:
+        LAB.run_visible(grade_id, {**_base_namespace(), **reference_namespace(grade_id)})
