@@ -185,18 +185,21 @@ def _tests_of(template: str) -> dict[str, HiddenTest]:
     return lab_tests(nbformat.reads(template, as_version=4))
 
 
-_SANDBOXES: dict[tuple[SandboxLimits, int], Sandbox] = {}
+_SANDBOXES: dict[tuple[SandboxLimits, int, str], Sandbox] = {}
 
 
 def _worker_sandbox(job: Job) -> Sandbox | None:
-    """This worker's sandbox for ``job``'s limits, created on first use (None: unsandboxed)."""
+    """This worker's sandbox for ``job``'s limits and data cache, created on first use (None: unsandboxed)."""
     if job.sandbox is None:
         return None
-    key = (job.sandbox, job.limits.threads)
-    if key not in _SANDBOXES:
-        from course_utils.data.cache import CACHE_ENV_VAR, cache_dir
+    from course_utils.data.cache import CACHE_ENV_VAR, cache_dir
 
-        _SANDBOXES[key] = Sandbox(job.sandbox, {**grading_env(job.limits), CACHE_ENV_VAR: str(cache_dir())})
+    cache = str(cache_dir())
+    key = (job.sandbox, job.limits.threads, cache)
+    if key in _SANDBOXES and not _SANDBOXES[key].root.is_dir():  # its folder was removed under us
+        _SANDBOXES.pop(key).close()
+    if key not in _SANDBOXES:
+        _SANDBOXES[key] = Sandbox(job.sandbox, {**grading_env(job.limits), CACHE_ENV_VAR: cache})
         atexit.register(_SANDBOXES[key].close)
     return _SANDBOXES[key]
 

@@ -12,14 +12,14 @@ def test_release_removes_solutions_and_hidden_tests():
     release = release_version(source_notebook(), "lab01_toy", "lab01_toy")
     text = "\n".join(c.source for c in release.cells)
     assert "return 2 * x" not in text and "raise NotImplementedError()" in text
-    assert "double(21)" not in text and "double(1) == 2" in text
+    assert "def probe(seed)" not in text and "double(1) == 2" in text
     assert "same sign" not in text and "YOUR ANSWER HERE" in text
 
 
 def test_template_keeps_hidden_tests_but_not_solutions():
     template = grading_template(source_notebook(), "lab01_toy", "lab01_toy")
     text = "\n".join(c.source for c in template.cells)
-    assert "double(21)" in text
+    assert "def probe(seed)" in text
     assert "return 2 * x" not in text
 
 

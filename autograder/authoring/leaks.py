@@ -91,7 +91,7 @@ def secret_lines(secrets: Iterable[Secret], min_chars: int = MIN_CHARS) -> list[
     for secret in secrets:
         for line in secret.text.splitlines():
             text = normalise(line)
-            if len(text) >= min_chars and not text.startswith("#"):
+            if len(text) >= min_chars and not text.startswith(("#", "import ", "from ")):  # imports give nothing away
                 lines.add(text)
     return sorted(lines)
 
