@@ -41,6 +41,24 @@ def _options(**kwargs) -> GradeOptions:
     return GradeOptions(progress=False, allow_unsandboxed=unavailable_reason() is not None, **kwargs)
 
 
+MARK = f"RESUME_TEST_MARK={os.getpid()}".encode()
+
+
+def _orphans() -> list[int]:
+    """Kernel launchers started by this test's grader (they inherit its marked environment)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                cmdline = open(f"/proc/{entry}/cmdline", "rb").read()
+                environ = open(f"/proc/{entry}/environ", "rb").read()
+            except OSError:
+                continue
+            if b"autograder.sandbox.launch" in cmdline and MARK in environ.split(b"\0"):
+                found.append(int(entry))
+    return found
+
+
 def test_sigkill_mid_run_then_resume_loses_nothing(toy_course, tmp_path):
     folder = tmp_path / "class"
     folder.mkdir()
@@ -50,7 +68,8 @@ def test_sigkill_mid_run_then_resume_loses_nothing(toy_course, tmp_path):
     if unavailable_reason() is not None:
         command.append("--unsafe-no-sandbox")
     log = open(tmp_path / "grader.log", "w")
-    grader = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    env = {**os.environ, MARK.decode().split("=")[0]: MARK.decode().split("=")[1]}
+    grader = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
     deadline = time.monotonic() + 300
     graded: dict = {}
     while time.monotonic() < deadline and grader.poll() is None:
@@ -66,6 +85,11 @@ def test_sigkill_mid_run_then_resume_loses_nothing(toy_course, tmp_path):
     grader.wait(30)
     survived = load_state(db, toy_course.id, "lab01_toy")
     assert 2 <= len(survived) < 8, f"{len(survived)} graded before the kill"
+    # The kernel that was running is orphaned: its launcher notices and stops it.
+    deadline = time.monotonic() + 20
+    while _orphans() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not _orphans(), "a kernel outlived the grader that was killed"
 
     report = grade_lab(toy_course, toy_course.labs[0], folder, _options(workers=2))
     assert sorted(report.skipped) == sorted(survived), "completed submissions must not be regraded"

@@ -142,6 +142,7 @@ def create_cgroups(config: dict) -> None:
 def main(argv: list[str]) -> int:
     """Launch one sandboxed kernel and wait for it to end."""
     configs, connection_file = Path(argv[0]), argv[1]
+    grader = os.getppid()  # the process that started this kernel; if it dies, so does the kernel
     config = json.loads((configs / f"{Path(connection_file).parent.name}.json").read_text())
     os.chmod(connection_file, 0o644)  # the kernel's user must read its connection file
     create_cgroups(config)
@@ -154,10 +155,25 @@ def main(argv: list[str]) -> int:
         stdout=subprocess.DEVNULL,
         stderr=log,
     )
-    try:
-        return child.wait()
-    except KeyboardInterrupt:  # interrupts travel as messages; ignore a stray SIGINT here
-        return child.wait()
+    return _wait_while_parent_lives(child, grader, config)
+
+
+def _wait_while_parent_lives(child: subprocess.Popen, grader: int, config: dict, poll_s: float = 0.5) -> int:
+    """Wait for the kernel; if the grader that started it dies (killed with SIGKILL, say), stop the
+    kernel and empty its cgroups instead of leaving it running as an orphan."""
+    while True:
+        try:
+            return child.wait(timeout=poll_s)
+        except subprocess.TimeoutExpired:
+            if os.getppid() != grader:
+                child.kill()  # bwrap is the sandbox's PID 1: everything inside goes with it
+                for path in config.get("cgroups", {}).values():
+                    from autograder.sandbox.sandbox import remove_cgroup
+
+                    remove_cgroup(Path(path))
+                return child.wait()
+        except KeyboardInterrupt:  # interrupts travel as messages; ignore a stray SIGINT here
+            continue
 
 
 if __name__ == "__main__":
