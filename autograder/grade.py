@@ -165,8 +165,9 @@ def grade_submission(job: Job) -> SubmissionResult:
         verdicts = judge_all(tests, outcome.records, load_reference(job.reference))
     scores = score_notebook(executed, verdicts)
     flags = scan_notebook(restored.notebook, baseline=template)
-    if job.output and removed:
-        flags.append(f"active content removed before marking ({len(removed)} items, e.g. {removed[0]})"[:300])
+    suspicious = [item for item in removed if "vnd.jupyter.widget" not in item]  # progress bars are honest
+    if job.output and suspicious:
+        flags.append(f"active content removed before marking ({len(suspicious)} items, e.g. {suspicious[0]})"[:300])
     flags += outcome.notices  # output discarded, disk full, slow cells: the limits it ran into
     if outcome.completed:
         status, message = "graded", "ran to the end"
