@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import nbformat
 
@@ -41,6 +44,12 @@ def _options(**kwargs) -> GradeOptions:
     return GradeOptions(progress=False, allow_unsandboxed=unavailable_reason() is not None, **kwargs)
 
 
+def _scratch() -> set:
+    """The grader's scratch folders in the temporary directory (sandboxes, working directories)."""
+    tmp = Path(tempfile.gettempdir())
+    return set(tmp.glob("course-sandbox-*")) | set(tmp.glob("grade-*"))
+
+
 MARK = f"RESUME_TEST_MARK={os.getpid()}".encode()
 
 
@@ -68,6 +77,7 @@ def test_sigkill_mid_run_then_resume_loses_nothing(toy_course, tmp_path):
     if unavailable_reason() is not None:
         command.append("--unsafe-no-sandbox")
     log = open(tmp_path / "grader.log", "w")
+    before = _scratch()
     env = {**os.environ, MARK.decode().split("=")[0]: MARK.decode().split("=")[1]}
     grader = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
     deadline = time.monotonic() + 300
@@ -90,6 +100,8 @@ def test_sigkill_mid_run_then_resume_loses_nothing(toy_course, tmp_path):
     while _orphans() and time.monotonic() < deadline:
         time.sleep(0.5)
     assert not _orphans(), "a kernel outlived the grader that was killed"
+    for path in _scratch() - before:  # what a SIGKILLed grader could not clean up itself
+        shutil.rmtree(path, ignore_errors=True)
 
     report = grade_lab(toy_course, toy_course.labs[0], folder, _options(workers=2))
     assert sorted(report.skipped) == sorted(survived), "completed submissions must not be regraded"
