@@ -18,6 +18,7 @@ import os
 import secrets
 import shutil
 import tempfile
+import textwrap
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -481,13 +482,20 @@ def write_marks(path: Path, results: Iterable[SubmissionResult]) -> None:
             writer.writerow([r.student, r.status, f"{r.auto_score:g}", f"{r.auto_max:g}", f"{r.manual_pending:g}", r.message])
 
 
-def format_table(results: Iterable[SubmissionResult]) -> str:
-    """A plain-text marks table for the terminal."""
+def format_table(results: Iterable[SubmissionResult], message_width: int = 70) -> str:
+    """A plain-text marks table for the terminal; long messages wrap onto more lines, never cut."""
     rows = [("student", "status", "auto", "pending manual", "message")]
+    wrapped: list[list[str]] = [[]]
     for r in results:
-        rows.append((r.student, r.status, f"{r.auto_score:g}/{r.auto_max:g}", f"{r.manual_pending:g}", r.message[:70]))
+        parts = textwrap.wrap(r.message, message_width, break_long_words=True) or [""]
+        rows.append((r.student, r.status, f"{r.auto_score:g}/{r.auto_max:g}", f"{r.manual_pending:g}", parts[0]))
+        wrapped.append(parts[1:])
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    indent = sum(widths[:-1]) + 2 * (len(widths) - 1)
+    lines = []
+    for row, more in zip(rows, wrapped):
+        lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+        lines += [" " * indent + part for part in more]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 

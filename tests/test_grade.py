@@ -71,3 +71,13 @@ def test_regrading_replaces_scores(toy_course, tmp_path):
     assert report.results[0].auto_score == 5
     db = f"sqlite:///{toy_course.root / 'grading' / 'gradebook.db'}"
     assert total_score(db, toy_course.id, "lab01_toy", "eve")[0] == 5.0
+
+
+def test_the_marks_table_wraps_long_messages_instead_of_cutting_them():
+    from autograder.grade import SubmissionResult, format_table
+
+    message = "corrupt.ipynb: not valid notebook JSON (line 674, column 5: Unterminated string); the file may be truncated"
+    table = format_table([SubmissionResult("corrupt", "rejected", message), SubmissionResult("ok", "graded", "ran to the end")], 40)
+    words = " ".join(line.split("  ")[-1].strip() for line in table.splitlines()[2:-1])
+    assert words.split() == message.split(), table
+    assert all(len(line) < 120 for line in table.splitlines())
