@@ -16,7 +16,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from toy_course import source_notebook
+from toy_course import make_course
 from workflow_helpers import fresh_gradebook
 
 from autograder.cli import build_parser, main
@@ -45,17 +45,7 @@ def readme_instructor_commands() -> list[str]:
 
 def make_readme_course(root: Path) -> Path:
     """The toy lab (tests/toy_course.py) under the README's lab id."""
-    root.mkdir(parents=True)
-    (root / "course.toml").write_text(
-        '[course]\nid = "toy"\ntitle = "Toy course"\npublic_repo = "someone/toy"\npublic_ref = "v1"\n\n'
-        f'[[labs]]\nid = "{LAB_ID}"\ntitle = "Optimisation (toy)"\nnotebook = "{NOTEBOOK}"\n',
-        encoding="utf-8",
-    )
-    folder = root / "solutions" / LAB_ID
-    folder.mkdir(parents=True)
-    nbformat.write(source_notebook(), folder / NOTEBOOK)
-    (folder / "numbers.txt").write_text("1 2 3\n", encoding="utf-8")
-    return root
+    return make_course(root, LAB_ID, NOTEBOOK, "Optimisation (toy)")
 
 
 def _argv(command: str) -> list[str]:

@@ -92,16 +92,16 @@ def source_notebook() -> nbformat.NotebookNode:
     return nb
 
 
-def make_course(root: Path) -> Path:
+def make_course(root: Path, lab_id: str = LAB_ID, notebook: str = NOTEBOOK, title: str = "Toy") -> Path:
     """Write the toy course (course.toml, source notebook, a data file) under ``root``."""
     root.mkdir(parents=True, exist_ok=True)
     (root / "course.toml").write_text(
         '[course]\nid = "toy"\ntitle = "Toy course"\npublic_repo = "someone/toy"\npublic_ref = "v1"\n\n'
-        f'[[labs]]\nid = "{LAB_ID}"\ntitle = "Toy"\nnotebook = "{NOTEBOOK}"\n',
+        f'[[labs]]\nid = "{lab_id}"\ntitle = "{title}"\nnotebook = "{notebook}"\n',
         encoding="utf-8",
     )
-    folder = root / "solutions" / LAB_ID
+    folder = root / "solutions" / lab_id
     folder.mkdir(parents=True)
-    nbformat.write(source_notebook(), folder / NOTEBOOK)
+    nbformat.write(source_notebook(), folder / notebook)
     (folder / "numbers.txt").write_text("1 2 3\n", encoding="utf-8")
     return root
