@@ -23,11 +23,14 @@ _EXPORTS = {
     "check_shape": "checks",
     "check_type": "checks",
     "describe_device": "device",
+    "exercise": "selfcheck",
     "get_device": "device",
     "passed": "checks",
     "plot_history": "plotting",
+    "question": "selfcheck",
     "seed_everything": "seeding",
     "show_images": "plotting",
+    "summary": "selfcheck",
     "to_device": "device",
 }
 
