@@ -47,3 +47,11 @@ def test_install_cell_uses_the_repositorys_distribution_name(toy_root):
     build(course)
     release = json.loads((toy_root / "labs/lab01_toy/lab01_toy.ipynb").read_text())
     assert '"toy-helpers @ git+https://github.com/someone/toy@v1"' in "".join(release["cells"][1]["source"])
+
+
+def test_build_can_be_limited_to_chosen_labs(toy_root):
+    course = load_course(toy_root)
+    assert build(course, labs=[]).written == ["colab_links.md"]
+    assert not (toy_root / "labs/lab01_toy/lab01_toy.ipynb").exists()
+    report = build(course, labs=[course.lab("1")])
+    assert "labs/lab01_toy/lab01_toy.ipynb" in report.written

@@ -88,8 +88,8 @@ class BuildReport:
     differences: list[str]
 
 
-def build(course: Course, check: bool = False) -> BuildReport:
-    """Write every release and the Colab links; with ``check``, only compare and report."""
+def build(course: Course, check: bool = False, labs: list[Lab] | None = None) -> BuildReport:
+    """Write the releases (of ``labs``, default all) and the Colab links; ``check`` only compares."""
     written: list[str] = []
     differences: list[str] = []
 
@@ -105,7 +105,7 @@ def build(course: Course, check: bool = False) -> BuildReport:
             path.write_text(text, encoding="utf-8")
             written.append(rel)
 
-    for lab in course.labs:
+    for lab in course.labs if labs is None else labs:
         emit(course.release_notebook(lab), render_release(course, lab))
         source_folder = course.source_notebook(lab).parent
         for data in _data_files(source_folder, lab.notebook):

@@ -25,20 +25,20 @@ def cmd_build(course: Course, args: argparse.Namespace) -> int:
     """Generate releases and Colab links (or check they are current)."""
     from autograder.authoring.build import build
 
-    report = build(course, check=args.check)
+    report = build(course, check=args.check, labs=_labs(course, args.labs) if args.labs else None)
     if args.check:
         for line in report.differences:
             print(f"out of date: {line}")
         if report.differences:
             print("run `course build` and commit the result")
             return 1
-        print(f"releases and colab links are up to date ({len(course.labs)} labs)")
+        print(f"releases and colab links are up to date ({len(args.labs or course.labs)} labs)")
         return 0
     for line in report.written:
         print(f"wrote {line}")
     for line in report.differences:
         print(f"warning: {line}")
-    print(f"built {len(course.labs)} labs ({len(report.written)} files changed)")
+    print(f"built {len(args.labs or course.labs)} labs ({len(report.written)} files changed)")
     return 0
 
 
@@ -167,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("build", help="generate labs/ and colab_links.md from solutions/")
+    p.add_argument("labs", nargs="*", help="labs to build (default: all), e.g. lab03 or 3")
     p.add_argument("--check", action="store_true", help="only check that the committed files are up to date")
     p.set_defaults(func=cmd_build)
 
