@@ -19,13 +19,24 @@ from autograder.in_kernel.probe_runtime import run_probe
 from autograder.judge.hidden import HiddenTest, parse_test_cell
 from autograder.judge.judging import Verdict, judge_record
 from autograder.judge.wire import ProbeRecord, decode_record
+from course_utils import selfcheck
+from course_utils.checks import CheckFailed
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def run_source(source: str, namespace: dict[str, Any], name: str = "<cell>") -> dict[str, Any]:
-    """Execute notebook code (this repository's own) in ``namespace``; return the namespace."""
+    """Execute notebook code (this repository's own) in ``namespace``; return the namespace.
+
+    An exercise check that failed inside ``with exercise(...)`` only prints its ❌ in a
+    notebook, so Run All carries on; here it is raised again as ``CheckFailed``, so that a
+    test can assert that a wrong answer fails its check.
+    """
+    selfcheck.reset()
     exec(compile(source, name, "exec"), namespace)  # noqa: S102 - our own notebook cells
+    failed = [row for row in selfcheck.results() if not row.ok]
+    if failed:
+        raise CheckFailed(f"{failed[0].label}: {failed[0].message}")
     return namespace
 
 
