@@ -16,6 +16,7 @@ import atexit
 import multiprocessing
 import os
 import signal
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -110,8 +111,18 @@ def _dask(fn: Callable[[J], Any], jobs: list[J], workers: int, scheduler: str) -
     except ImportError as error:
         raise RuntimeError("grading on a Dask cluster needs `pip install distributed`") from error
     cluster = None
+    scratch = None
     if scheduler == "local":
-        cluster = LocalCluster(n_workers=max(1, workers), threads_per_worker=1, processes=True, dashboard_address=None)
+        # The workers' spill space in a folder of our own, removed afterwards (Dask's default,
+        # <tmp>/dask-scratch-space, outlives the cluster).
+        scratch = tempfile.TemporaryDirectory(prefix="course-dask-")
+        cluster = LocalCluster(
+            n_workers=max(1, workers),
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            local_directory=scratch.name,
+        )
         client = Client(cluster)
     else:
         client = Client(scheduler)
@@ -127,3 +138,5 @@ def _dask(fn: Callable[[J], Any], jobs: list[J], workers: int, scheduler: str) -
         client.close()
         if cluster is not None:
             cluster.close()
+        if scratch is not None:
+            scratch.cleanup()
