@@ -13,6 +13,7 @@ reaches the whole process group; the calling process decides).
 from __future__ import annotations
 
 import atexit
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -106,27 +107,23 @@ def stop_pool(pool: ProcessPoolExecutor, grace_s: float = 20.0) -> None:
 
 def _dask(fn: Callable[[J], Any], jobs: list[J], workers: int, scheduler: str) -> Iterator[tuple[J, Any]]:
     try:
+        import dask
         from distributed import Client, LocalCluster
         from distributed import as_completed as dask_completed
     except ImportError as error:
         raise RuntimeError("grading on a Dask cluster needs `pip install distributed`") from error
-    cluster = None
-    scratch = None
-    if scheduler == "local":
-        # The workers' spill space in a folder of our own, removed afterwards (Dask's default,
-        # <tmp>/dask-scratch-space, outlives the cluster).
-        scratch = tempfile.TemporaryDirectory(prefix="course-dask-")
-        cluster = LocalCluster(
-            n_workers=max(1, workers),
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            local_directory=scratch.name,
-        )
-        client = Client(cluster)
-    else:
-        client = Client(scheduler)
-    try:
+    with contextlib.ExitStack() as stack:
+        if scheduler == "local":
+            # Dask's spill space and locks in a folder of our own, removed afterwards (its
+            # default, <tmp>/dask-scratch-space, outlives the cluster).
+            scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="course-dask-"))
+            stack.enter_context(dask.config.set({"temporary-directory": scratch}))
+            cluster = stack.enter_context(
+                LocalCluster(n_workers=max(1, workers), threads_per_worker=1, processes=True, dashboard_address=None)
+            )
+            client = stack.enter_context(Client(cluster))
+        else:
+            client = stack.enter_context(Client(scheduler))
         futures = client.map(fn, jobs, pure=False)
         owner = {future.key: job for future, job in zip(futures, jobs)}
         for future in dask_completed(futures):
@@ -134,9 +131,3 @@ def _dask(fn: Callable[[J], Any], jobs: list[J], workers: int, scheduler: str) -
                 yield owner[future.key], future.result()
             except Exception as error:
                 yield owner[future.key], error
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
-        if scratch is not None:
-            scratch.cleanup()
