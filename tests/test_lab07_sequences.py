@@ -69,7 +69,7 @@ def _reference(grade_id: str, name: str, ns: dict | None = None):
 
 
 SEEDS = (0, 1)
-ANSWER_CELLS = ("q1-encode", "q2-decode", "q3-seq2seq", "q4-translate", "q5-train")
+ANSWER_CELLS = ("gru-cell", "q1-encode", "q2-decode", "q3-seq2seq", "q4-translate", "q5-train")
 
 
 @functools.lru_cache(maxsize=1)
@@ -99,7 +99,114 @@ def _verdict(grade_id: str, name: str, make, seed: int):
     return LAB.verdict(grade_id, ns, _reference_record(grade_id, seed), seed)
 
 
-# ---------------------------------------------------------------- question 1: encoding
+# ---------------------------------------------------------------- question 1: a GRU cell
+
+
+def _gru_parts(x, h, W_ih, W_hh, b_ih, b_hh):
+    """The six pre-activations, gates stacked r, z, n (for the wrong answers below)."""
+    return (*(x @ W_ih.T + b_ih).chunk(3, dim=-1), *(h @ W_hh.T + b_hh).chunk(3, dim=-1))
+
+
+def _gru_slices(x, h, W_ih, W_hh, b_ih, b_hh):  # three matmuls per side, slicing instead of chunk
+    H = h.shape[1]
+    part = lambda W, b, v, k: v @ W[k * H : (k + 1) * H].T + b[k * H : (k + 1) * H]  # noqa: E731
+    r = torch.sigmoid(part(W_ih, b_ih, x, 0) + part(W_hh, b_hh, h, 0))
+    z = torch.sigmoid(part(W_ih, b_ih, x, 1) + part(W_hh, b_hh, h, 1))
+    n = torch.tanh(part(W_ih, b_ih, x, 2) + r * part(W_hh, b_hh, h, 2))
+    return z * h + (1 - z) * n
+
+
+def _gru_f_linear(x, h, W_ih, W_hh, b_ih, b_hh):  # F.linear, one big concatenated matmul, in float64
+    gates_x = F.linear(x.double(), W_ih.double(), b_ih.double())
+    gates_h = F.linear(h.double(), W_hh.double(), b_hh.double())
+    H = h.shape[1]
+    rz = torch.sigmoid(gates_x[:, : 2 * H] + gates_h[:, : 2 * H])
+    r, z = rz[:, :H], rz[:, H:]
+    n = torch.tanh(gates_x[:, 2 * H :] + r * gates_h[:, 2 * H :])
+    return (n + z * (h.double() - n)).to(x.dtype)
+
+
+def _gru_bias_outside(x, h, W_ih, W_hh, b_ih, b_hh):
+    i_r, i_z, i_n, h_r, h_z, h_n = _gru_parts(x, h, W_ih, W_hh, b_ih, b_hh)
+    b_hn = b_hh.chunk(3)[2]
+    r, z = torch.sigmoid(i_r + h_r), torch.sigmoid(i_z + h_z)
+    return (1 - z) * torch.tanh(i_n + r * (h_n - b_hn) + b_hn) + z * h
+
+
+def _gru_z_swapped(x, h, W_ih, W_hh, b_ih, b_hh):
+    i_r, i_z, i_n, h_r, h_z, h_n = _gru_parts(x, h, W_ih, W_hh, b_ih, b_hh)
+    r, z = torch.sigmoid(i_r + h_r), torch.sigmoid(i_z + h_z)
+    return z * torch.tanh(i_n + r * h_n) + (1 - z) * h
+
+
+def _gru_order_zr(x, h, W_ih, W_hh, b_ih, b_hh):
+    i_z, i_r, i_n, h_z, h_r, h_n = _gru_parts(x, h, W_ih, W_hh, b_ih, b_hh)
+    r, z = torch.sigmoid(i_r + h_r), torch.sigmoid(i_z + h_z)
+    return (1 - z) * torch.tanh(i_n + r * h_n) + z * h
+
+
+def _gru_activations_swapped(x, h, W_ih, W_hh, b_ih, b_hh):
+    i_r, i_z, i_n, h_r, h_z, h_n = _gru_parts(x, h, W_ih, W_hh, b_ih, b_hh)
+    r, z = torch.tanh(i_r + h_r), torch.tanh(i_z + h_z)
+    return (1 - z) * torch.sigmoid(i_n + r * h_n) + z * h
+
+
+def _gru_in_place(x, h, W_ih, W_hh, b_ih, b_hh):  # right values, but overwrites h
+    new = _gru_slices(x, h, W_ih, W_hh, b_ih, b_hh)
+    h.copy_(new)
+    return h
+
+
+def _layer_not_carried(ns):
+    def gru_layer(xs, h0, W_ih, W_hh, b_ih, b_hh):
+        outputs = [ns["gru_cell"](xs[:, t], h0, W_ih, W_hh, b_ih, b_hh) for t in range(xs.shape[1])]
+        return torch.stack(outputs, dim=1), outputs[-1]
+    return gru_layer
+
+
+def _layer_states_before(ns):
+    def gru_layer(xs, h0, W_ih, W_hh, b_ih, b_hh):
+        h, outputs = h0, []
+        for t in range(xs.shape[1]):
+            outputs.append(h)
+            h = ns["gru_cell"](xs[:, t], h, W_ih, W_hh, b_ih, b_hh)
+        return torch.stack(outputs, dim=1), h
+    return gru_layer
+
+
+def _layer_returns_first_state(ns):
+    reference = ns["gru_layer"]
+
+    def gru_layer(xs, h0, W_ih, W_hh, b_ih, b_hh):
+        outputs, _ = reference(xs, h0, W_ih, W_hh, b_ih, b_hh)
+        return outputs, outputs[:, 0]
+    return gru_layer
+
+
+def _layer_preallocated(ns):  # a preallocated output tensor, steps over a transposed view, our own cell
+    def gru_layer(xs, h0, W_ih, W_hh, b_ih, b_hh):
+        outputs = xs.new_empty(xs.shape[0], xs.shape[1], h0.shape[1])
+        h = h0
+        for t, x in enumerate(xs.transpose(0, 1)):
+            h = _gru_f_linear(x, h, W_ih, W_hh, b_ih, b_hh)
+            outputs[:, t] = h
+        return outputs, outputs[:, -1].clone()
+    return gru_layer
+
+
+class _MyGRUCell(nn.Module):
+    """A module holding nn.GRUCell's parameter layout; the answer functions call it with given weights."""
+
+    def forward(self, x, h, W_ih, W_hh, b_ih, b_hh):
+        gi = F.linear(x, W_ih, b_ih)
+        gh = F.linear(h, W_hh, b_hh)
+        r = torch.sigmoid(gi[..., : h.shape[-1]] + gh[..., : h.shape[-1]])
+        z = torch.sigmoid(gi[..., h.shape[-1] : -h.shape[-1]] + gh[..., h.shape[-1] : -h.shape[-1]])
+        n = torch.tanh(gi[..., -h.shape[-1] :] + r * gh[..., -h.shape[-1] :])
+        return torch.lerp(n, h, z)
+
+
+# ---------------------------------------------------------------- question 2: encoding
 
 
 def _encode_join_words(text: str) -> str:
@@ -141,7 +248,7 @@ def _encode_slash_without_spaces(text: str) -> str:
 
 
 
-# ---------------------------------------------------------------- question 2: decoding
+# ---------------------------------------------------------------- question 3: decoding
 
 LETTERS = {code: letter for letter, code in MORSE.items()}
 
@@ -740,6 +847,14 @@ def _v(**changes):
 
 # name -> (test cell, the answer it replaces, a factory of the wrong answer, a word the judge's message must contain)
 MUTATIONS = {
+    "gru: b_hn outside the reset gate": ("gru-cell-tests", "gru_cell", _plain(_gru_bias_outside), "b_hn is inside"),
+    "gru: z and 1 - z swapped": ("gru-cell-tests", "gru_cell", _plain(_gru_z_swapped), "z and 1 - z are swapped"),
+    "gru: gate order z, r": ("gru-cell-tests", "gru_cell", _plain(_gru_order_zr), "order r, z, n"),
+    "gru: sigmoid and tanh swapped": ("gru-cell-tests", "gru_cell", _plain(_gru_activations_swapped), "sigmoid and tanh"),
+    "gru: h changed in place": ("gru-cell-tests", "gru_cell", _plain(_gru_in_place), "in place"),
+    "gru: h not carried across steps": ("gru-cell-tests", "gru_layer", _layer_not_carried, "carry the state"),
+    "gru: outputs are the states before each step": ("gru-cell-tests", "gru_layer", _layer_states_before, "not before"),
+    "gru: last state is the first": ("gru-cell-tests", "gru_layer", _layer_returns_first_state, "last step"),
     "encode: tabs and newlines not word gaps": ("q1-encode-tests", "encode_morse", _plain(_encode_split_on_space_only), "raised"),
     "encode: lower case not upper-cased": ("q1-encode-tests", "encode_morse", _plain(_encode_lower_case_unknown), "either case"),
     "encode: unknown characters skipped": ("q1-encode-tests", "encode_morse", _plain(_encode_skips_unknown), "ValueError"),
@@ -781,6 +896,10 @@ MUTATIONS = {
 
 # name -> (test cell, the answer it replaces, a factory of a correct answer written differently)
 CORRECT_BUT_DIFFERENT = {
+    "gru: slicing, three matmuls per side": ("gru-cell-tests", "gru_cell", _plain(_gru_slices)),
+    "gru: F.linear in float64, n + z (h - n)": ("gru-cell-tests", "gru_cell", _plain(_gru_f_linear)),
+    "gru: an nn.Module cell with lerp": ("gru-cell-tests", "gru_cell", _plain(_MyGRUCell())),
+    "gru: preallocated outputs, own cell": ("gru-cell-tests", "gru_layer", _layer_preallocated),
     "encode: explicit loops": ("q1-encode-tests", "encode_morse", _plain(_encode_join_words)),
     "encode: regular expressions": ("q1-encode-tests", "encode_morse", _plain(_encode_regex)),
     "decode: regular expressions": ("q2-decode-tests", "decode_morse", _plain(_decode_regex)),
@@ -797,7 +916,7 @@ CORRECT_BUT_DIFFERENT = {
 }
 
 
-@pytest.mark.parametrize("grade_id", ["q1-encode-tests", "q2-decode-tests", "q3-seq2seq-tests", "q4-translate-tests", "q5-train-tests"])
+@pytest.mark.parametrize("grade_id", ["gru-cell-tests", "q1-encode-tests", "q2-decode-tests", "q3-seq2seq-tests", "q4-translate-tests", "q5-train-tests"])
 @pytest.mark.parametrize("seed", SEEDS)
 def test_reference_passes_its_own_judge(grade_id, seed):
     ns = _answers()
