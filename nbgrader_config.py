@@ -1,7 +1,7 @@
 """nbgrader configuration for running plain ``nbgrader`` commands from the repository root.
 
 The ``course`` CLI builds its own configuration from ``course.toml`` (see
-``autograder/config.py``); this file makes the same layout work for nbgrader's own
+``autograder/course.py`` and ``autograder/grade.py``); this file makes the same layout work for nbgrader's own
 commands and for the formgrader: sources in ``solutions/``, releases in ``labs/``.
 """
 
@@ -31,3 +31,13 @@ c.CourseDirectory.db_url = "sqlite:///grading/gradebook.db"
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 c.ExecutePreprocessor.timeout = 120
+
+# The formgrader typesets formulas with MathJax served by this Jupyter server (the
+# jupyter-server-mathjax package, in the `instructor` extra), not a CDN: an offline marking
+# machine shows rendered math too.
+try:
+    from autograder.formgrader_guard import formgrade_template_paths
+except ImportError:  # the autograder package is not installed: nbgrader's default (a CDN)
+    pass
+else:
+    c.HTMLExporter.template_paths = formgrade_template_paths()

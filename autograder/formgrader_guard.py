@@ -8,6 +8,8 @@ both buttons end in a message saying so instead of doing anything.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from nbconvert.preprocessors import Preprocessor
 from nbgrader.exchange.abc.exchange import ExchangeError
 from nbgrader.exchange.default import ExchangeReleaseFeedback
@@ -33,3 +35,15 @@ class RefusedReleaseFeedback(ExchangeReleaseFeedback):
 
     def start(self):
         raise ExchangeError(MESSAGE)
+
+
+TEMPLATES = Path(__file__).parent / "formgrader_templates"
+
+
+def formgrade_template_paths() -> list[str]:
+    """The formgrader's nbconvert template path with this course's overrides first (offline MathJax)."""
+    from nbconvert.exporters import HTMLExporter
+    from nbgrader.server_extensions.formgrader import handlers
+
+    exporter = HTMLExporter(template_name="formgrade", extra_template_basedirs=[handlers.template_path])
+    return [str(TEMPLATES), *exporter.template_paths]

@@ -25,9 +25,12 @@ def formgrade_html(notebook: Path, student: str = "mallory", first: str = "", la
     from nbgrader.server_extensions.formgrader import handlers
     from traitlets.config import Config
 
+    from autograder.formgrader_guard import formgrade_template_paths
+
     config = Config()
     config.HTMLExporter.template_name = "formgrade"  # FormgradeExtension.build_extra_config
     config.HTMLExporter.extra_template_basedirs = [handlers.template_path]
+    config.HTMLExporter.template_paths = formgrade_template_paths()  # as nbgrader_config.py sets it
     resources = {
         "assignment_id": "lab01_toy",
         "notebook_id": notebook.stem,

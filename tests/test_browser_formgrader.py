@@ -68,3 +68,61 @@ def test_no_marker_script_runs_on_the_manual_grading_page(tmp_path):
     assert corpus.MARK in control, "control: without the sanitiser the payloads run (else this test proves nothing)"
     title = _title_after_load(safe.with_suffix(".html"), tmp_path / "profile-safe")
     assert title.strip() == "lab01_toy", f"a payload ran on the sanitised page: title is {title!r}"
+
+
+def _plot_png() -> str:
+    """A small labelled matplotlib plot as base64 PNG, as a grading kernel's inline backend sends it."""
+    import base64
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(2, 1.5))
+    ax.plot([0, 1, 2], [2, 0.5, 0.2])
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def test_manual_grading_page_typesets_math_offline_and_shows_the_plot(tmp_path):
+    """Formulas render with the server's own MathJax (no CDN), and a hand-marked plot is on the page."""
+    jupyter_server_mathjax = pytest.importorskip("jupyter_server_mathjax")
+    question = new_markdown_cell(
+        "### Question 5: the two maps (3 points)\n\nPlot the loss $L(\\theta) = \\sum_i (y_i - \\theta x_i)^2$ "
+        "against the epoch; the optimum is $$\\hat\\theta = \\frac{\\sum_i x_i y_i}{\\sum_i x_i^2}.$$",
+        id="q5-text",
+    )
+    plot = new_code_cell(
+        "plt.plot(losses)", id="q5-maps", execution_count=1,
+        outputs=[new_output("display_data", data={"image/png": _plot_png(), "text/plain": "<Figure>"})],
+    )
+    plot.metadata["nbgrader"] = {"grade_id": "q5-maps", "solution": True, "grade": True, "locked": False, "points": 3, "schema_version": 3}
+    nb = new_notebook(cells=[question, plot])
+    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
+    graded = tmp_path / "graded.ipynb"
+    nbformat.write(sanitise_notebook(nb)[0], graded)
+    html = formgrade_html(graded)
+    assert "cdnjs" not in html and "cdn.jsdelivr" not in html, "the page still loads MathJax from a CDN"
+    # The page as the server lays it out: <base>/formgrader/submissions/<id>/ and <base>/static/jupyter_server_mathjax/.
+    page = tmp_path / "server" / "formgrader" / "submissions" / "0123456789abcdef" / "index.html"
+    page.parent.mkdir(parents=True)
+    page.write_text(html, encoding="utf-8")
+    (tmp_path / "server" / "static").mkdir()
+    (tmp_path / "server" / "static" / "jupyter_server_mathjax").symlink_to(Path(jupyter_server_mathjax.__file__).parent / "static")
+    run = subprocess.run(
+        [CHROMIUM, "--headless", "--disable-gpu", "--no-sandbox", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
+         "--virtual-time-budget=10000", "--dump-dom", page.as_uri()],
+        capture_output=True, text=True, timeout=120,
+    )
+    dom = run.stdout
+    assert "<html" in dom, run.stderr[-2000:]
+    assert dom.count('class="MathJax"') >= 1 and "MathJax_Display" in dom, "the formulas were not typeset"
+    text = re.sub(r"<script.*?</script>", "", dom, flags=re.S)  # MathJax keeps the TeX in script elements
+    assert "$L(" not in text and "$$" not in text, "raw TeX left on the page"
+    assert re.search(r'<img[^>]+src="data:image/png;base64,', dom), "the hand-marked plot is missing from the page"
