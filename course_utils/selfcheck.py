@@ -120,3 +120,45 @@ def summary(
         print(f"Expected time: fast mode {fast_time or '?'}, full mode {full_time or '?'}.")
     print("Public checks are hints: the grader tests your answers with its own, hidden, inputs.")
     return rows
+
+
+def not_written_message(error: BaseException) -> list[str] | None:
+    """One friendly ❌ line for an exercise stub's bare ``NotImplementedError``, else ``None``."""
+    if not isinstance(error, NotImplementedError) or str(error):
+        return None
+    frame = None
+    tb = error.__traceback__
+    while tb is not None:
+        frame, tb = tb.tb_frame, tb.tb_next
+    name = frame.f_code.co_name if frame is not None else "<module>"
+    if name == "<module>":
+        return [f"{FAIL} NotImplementedError: this cell is still the exercise's stub - write your answer here."]
+    return [
+        f"{FAIL} NotImplementedError: `{name}` is not written yet.",
+        f"   It is an exercise from an earlier cell: replace its `raise NotImplementedError()` with your "
+        f"answer, run that cell, then run this one again.",
+    ]
+
+
+def _friendly_not_implemented(shell, etype, value, tb, tb_offset=None):  # noqa: ANN001 - IPython's hook
+    """IPython custom-exception hook: a short hint for an unwritten exercise, the usual traceback otherwise."""
+    lines = not_written_message(value)
+    if lines is None:
+        shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
+        return []
+    shell._showtraceback(etype, value, lines)  # still an error output: Run All stops, Validate fails
+    return lines
+
+
+def _install_in_ipython() -> None:
+    """In a Jupyter kernel, show unwritten exercises as one line instead of a traceback (still an error)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None and not shell.custom_exceptions:
+        shell.set_custom_exc((NotImplementedError,), _friendly_not_implemented)
+
+
+_install_in_ipython()

@@ -68,3 +68,38 @@ def test_keyboard_interrupt_is_not_swallowed() -> None:
     with pytest.raises(KeyboardInterrupt):
         with exercise("Exercise 3"):
             raise KeyboardInterrupt
+
+
+def test_an_unwritten_exercise_called_later_gets_one_friendly_line() -> None:
+    def standardise(x):
+        raise NotImplementedError()
+
+    try:
+        standardise(1)
+    except NotImplementedError as error:
+        lines = selfcheck.not_written_message(error)
+    assert lines is not None and "`standardise` is not written yet" in lines[0]
+    assert selfcheck.not_written_message(NotImplementedError("a library's own message")) is None
+    assert selfcheck.not_written_message(ValueError()) is None
+
+
+def test_in_a_kernel_the_stub_error_is_short_and_still_an_error() -> None:
+    """Run in a real IPython shell: the cell fails (Run All stops) with the hint as its whole traceback."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    shell = InteractiveShell.instance()
+    try:
+        shell.run_cell("import course_utils.selfcheck as s; s._install_in_ipython()")
+        shell.run_cell("def fit(x):\n    raise NotImplementedError()")
+        with capture_output() as captured:
+            result = shell.run_cell("fit(1)")
+        assert isinstance(result.error_in_exec, NotImplementedError)
+        assert "`fit` is not written yet" in captured.stdout + captured.stderr
+        assert "Traceback" not in captured.stdout + captured.stderr
+        with capture_output() as captured:
+            result = shell.run_cell("raise NotImplementedError('not on this platform')")
+        assert isinstance(result.error_in_exec, NotImplementedError)
+        assert "not on this platform" in captured.stdout + captured.stderr  # the usual traceback
+    finally:
+        InteractiveShell.clear_instance()
