@@ -946,6 +946,67 @@ def test_correct_answer_written_differently_passes(name):
         assert verdict.passed, f"{name} at seed {seed}: {verdict.message}"
 
 
+# the visible checks (what a student runs before submitting) must refuse these obvious wrong answers
+VISIBLE_REJECTS = [
+    "gru: b_hn outside the reset gate", "gru: z and 1 - z swapped", "gru: gate order z, r",
+    "gru: sigmoid and tanh swapped", "gru: h not carried across steps", "gru: outputs are the states before each step",
+    "gru: last state is the first",
+    "encode: tabs and newlines not word gaps", "encode: lower case not upper-cased", "encode: unknown characters skipped",
+    "encode: '/' between words without spaces",
+    "decode: only single spaces", "decode: lower case", "decode: unknown groups as '?'",
+    "seq2seq: encoder runs over the padding", "seq2seq: bidirectional decoder looks ahead",
+    "seq2seq: the source is ignored", "seq2seq: float64 logits",
+    "translate: never switches to eval mode", "translate: one token too many", "translate: tracks gradients",
+    "train: model left in eval mode", "train: one step too many", "train: always SGD",
+]
+
+
+@pytest.mark.parametrize("name", VISIBLE_REJECTS)
+def test_visible_check_rejects_an_obvious_wrong_answer(name):
+    grade_id, answer, make, _ = MUTATIONS[name]
+    ns = _answers()
+    ns[answer] = make(ns)
+    torch.manual_seed(0)
+    with pytest.raises(Exception):  # noqa: B017 - a CheckFailed, or the student's own error
+        LAB.run_visible(grade_id, ns)
+
+
+@pytest.mark.parametrize("grade_id", ["gru-cell-tests", "q1-encode-tests", "q2-decode-tests", "q3-seq2seq-tests",
+                                      "q4-translate-tests", "q5-train-tests"])
+def test_visible_check_records_a_pass_for_the_reference(grade_id):
+    from course_utils import selfcheck
+
+    selfcheck.reset()
+    ns = _answers()
+    torch.manual_seed(0)
+    LAB.run_visible(grade_id, ns)
+    (row,) = selfcheck.results()
+    assert row.graded and row.ok and row.label.startswith("Question ")
+    selfcheck.reset()
+
+
+def _experiment_visible_namespace(accuracy_shift: float = 0.0, drop_one: bool = False) -> dict:
+    ns = _answers()
+    words = ["CAT", "DOG", "SUN", "MOON"]
+    ns["test_words"] = words
+    ns["predictions"] = {"CAT": "CAT", "DOG": "DOG", "SUN": "SON", "MOON": "MOON"}
+    if drop_one:
+        del ns["predictions"]["MOON"]
+    ns["held_out_accuracy"] = 0.75 + accuracy_shift
+    ns["morse_model"] = nn.Linear(1, 1)
+    return ns
+
+
+def test_experiment_visible_check_accepts_a_consistent_accuracy():
+    LAB.run_visible(EXPERIMENT, _experiment_visible_namespace())
+
+
+@pytest.mark.parametrize("changes", [dict(accuracy_shift=0.2), dict(drop_one=True)])
+def test_experiment_visible_check_rejects_a_misreported_accuracy(changes):
+    with pytest.raises(Exception, match="held_out_accuracy|every held-out word"):
+        LAB.run_visible(EXPERIMENT, _experiment_visible_namespace(**changes))
+
+
 def test_lists_are_long_enough():
     assert len(MUTATIONS) >= 8 and len(CORRECT_BUT_DIFFERENT) >= 3
 
@@ -1190,6 +1251,25 @@ def test_transformer_lm_is_causal():
     with torch.no_grad():
         assert torch.allclose(model(x)[:, :6], model(changed)[:, :6], atol=1e-5)
         assert not torch.allclose(model(x)[:, 6:], model(changed)[:, 6:], atol=1e-5)
+
+
+@pytest.mark.parametrize("n_layers", [1, 2])
+def test_transformer_attention_replays_the_forward_pass(n_layers):
+    """The trained-attention cell's replay gives the model's own logits and causal weights per head."""
+    ns = _imports()
+    _define(ns, "TinyTransformerLM", "transformer_attention")
+    torch.manual_seed(0)
+    model = ns["TinyTransformerLM"](20, d_model=16, n_heads=4, n_layers=n_layers, block_size=12)
+    model.train()  # the replay must switch dropout off itself
+    x = torch.randint(0, 20, (2, 12))
+    maps, logits = ns["transformer_attention"](model, x)
+    with torch.no_grad():
+        assert torch.allclose(logits, model(x), atol=1e-5)
+    assert len(maps) == n_layers
+    for weights in maps:
+        assert weights.shape == (2, 4, 12, 12)
+        assert torch.allclose(weights.sum(dim=-1), torch.ones(2, 4, 12), atol=1e-5)
+        assert weights.triu(diagonal=1).abs().max() == 0
 
 
 def _sentiment_namespace() -> dict:
