@@ -22,6 +22,8 @@ from lab_notebook import LabCells
 from torch import nn
 from torch.utils.data import Dataset
 
+from course_utils.concepts.convolution import conv_output_size, receptive_field
+
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "solutions" / "lab05_cnns" / "lab05_cnns.ipynb"
 
@@ -703,15 +705,234 @@ def _losses_as_float64_numpy(answers):
     answers["test_losses"] = {k: float(np.float64(v)) for k, v in answers["test_losses"].items()}
 
 
+# ---------------------------------------------------------------- question 1: output size
+
+
+def size_floor(n, k, s=1, p=0, d=1):
+    """Correct too: math.floor of the exact quotient."""
+    return math.floor((n + 2 * p - d * (k - 1) - 1) / s) + 1
+
+
+def size_by_counting(n, k, s=1, p=0, d=1):
+    """Correct too: count the window's start positions."""
+    span = d * (k - 1) + 1
+    return len(range(0, n + 2 * p - span + 1, s))
+
+
+def size_no_dilation(n, k, s=1, p=0, d=1):
+    return (n + 2 * p - (k - 1) - 1) // s + 1
+
+
+def size_ceil(n, k, s=1, p=0, d=1):
+    return math.ceil((n + 2 * p - d * (k - 1) - 1) / s) + 1
+
+
+def size_padding_once(n, k, s=1, p=0, d=1):
+    return (n + p - d * (k - 1) - 1) // s + 1
+
+
+def size_true_division(n, k, s=1, p=0, d=1):
+    return (n + 2 * p - d * (k - 1) - 1) / s + 1
+
+
+def size_calls_helper(n, k, s=1, p=0, d=1):
+    return conv_output_size(n, k, s, p, d)
+
+
+def size_imports_helper(n, k, s=1, p=0, d=1):
+    from course_utils.concepts import convolution
+
+    return convolution.conv_output_size(n, k, s, p, d)
+
+
+# ---------------------------------------------------------------- question 2: conv2d
+
+
+def _pairs(*values):
+    return [(v, v) if isinstance(v, int) else tuple(v) for v in values]
+
+
+def conv_einsum(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    """Correct too: unfold, then einsum; the output size from the columns' count and _pair."""
+    from torch.nn.modules.utils import _pair
+
+    stride, padding, dilation = _pair(stride), _pair(padding), _pair(dilation)
+    kh, kw = weight.shape[-2:]
+    columns = F.unfold(x, weight.shape[-2:], dilation=dilation, padding=padding, stride=stride)
+    out = torch.einsum("ok,bkl->bol", weight.flatten(1), columns)
+    if bias is not None:
+        out = out + bias[None, :, None]
+    h = (x.shape[2] + 2 * padding[0] - dilation[0] * (kh - 1) - 1) // stride[0] + 1
+    return out.reshape(x.shape[0], weight.shape[0], h, -1)
+
+
+def conv_loops(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    """Correct too (slow): an explicit loop over output positions, on a zero-padded copy."""
+    (sh, sw), (ph, pw), (dh, dw) = _pairs(stride, padding, dilation)
+    c_out, _, kh, kw = weight.shape
+    padded = F.pad(x, (pw, pw, ph, ph))
+    oh = (padded.shape[2] - dh * (kh - 1) - 1) // sh + 1
+    ow = (padded.shape[3] - dw * (kw - 1) - 1) // sw + 1
+    out = x.new_zeros(x.shape[0], c_out, oh, ow)
+    for i in range(oh):
+        for j in range(ow):
+            window = padded[:, :, i * sh:i * sh + dh * (kh - 1) + 1:dh, j * sw:j * sw + dw * (kw - 1) + 1:dw]
+            out[:, :, i, j] = torch.einsum("bchw,ochw->bo", window, weight)
+    if bias is not None:
+        out += bias.view(1, -1, 1, 1)
+    return out
+
+
+def _conv_variant(flatten="channel", bias_per="channel", use_stride=True, use_padding=True, size_dilation=True):
+    def conv(x, weight, bias=None, stride=1, padding=0, dilation=1):
+        (sh, sw), (ph, pw), (dh, dw) = _pairs(stride, padding, dilation)
+        c_out, _, kh, kw = weight.shape
+        st, pd = ((sh, sw) if use_stride else (1, 1)), ((ph, pw) if use_padding else (0, 0))
+        columns = F.unfold(x, (kh, kw), dilation=(dh, dw), padding=pd, stride=st)
+        if flatten == "channel":
+            rows = weight.reshape(c_out, -1)
+        elif flatten == "kernel":
+            rows = weight.permute(0, 2, 3, 1).reshape(c_out, -1)
+        else:  # flipped kernel
+            rows = weight.flip(-2, -1).reshape(c_out, -1)
+        out = rows @ columns
+        eh, ew = (dh, dw) if size_dilation else (1, 1)
+        oh = (x.shape[2] + 2 * ph - eh * (kh - 1) - 1) // sh + 1
+        ow = (x.shape[3] + 2 * pw - ew * (kw - 1) - 1) // sw + 1
+        out = out.view(x.shape[0], c_out, oh, ow)
+        if bias is not None:
+            out = out + (bias.view(1, -1, 1, 1) if bias_per == "channel" else bias.view(-1, 1))
+        return out
+
+    return conv
+
+
+def conv_calls_pytorch(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    return F.conv2d(x, weight, bias, stride, padding, dilation)
+
+
+def conv_through_module(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    layer = nn.Conv2d(weight.shape[1], weight.shape[0], tuple(weight.shape[-2:]), stride, padding, dilation,
+                      bias=bias is not None)
+    with torch.no_grad():
+        layer.weight.copy_(weight)
+        if bias is not None:
+            layer.bias.copy_(bias)
+    return layer.to(x.dtype)(x)
+
+
+# ---------------------------------------------------------------- question 3: receptive field
+
+
+def field_backwards(layers):
+    """Correct too: from the output pixel back to the input, r <- s (r - 1) + d (k - 1) + 1."""
+    r = 1
+    for layer in reversed(list(layers)):
+        k, s, *rest = layer
+        r = s * (r - 1) + (rest[0] if rest else 1) * (k - 1) + 1
+    return r
+
+
+def field_numpy(layers):
+    """Correct too: NumPy's cumulative product of the earlier strides."""
+    layers = [tuple(layer) + (1,) * (3 - len(layer)) for layer in layers]
+    if not layers:
+        return 1
+    k, s, d = (np.array(v) for v in zip(*layers))
+    jumps = np.concatenate([[1], np.cumprod(s)[:-1]])
+    return int(1 + (d * (k - 1) * jumps).sum())
+
+
+def _field(own_stride=False, dilation=True, strides=True, start=1):
+    def field_size(layers):
+        field, jump = start, 1
+        for layer in layers:
+            k, s = layer[0], layer[1]
+            d = layer[2] if len(layer) > 2 and dilation else 1
+            if own_stride and strides:
+                jump *= s
+            field += d * (k - 1) * jump
+            if not own_stride and strides:
+                jump *= s
+        return field
+
+    return field_size
+
+
+def field_calls_helper(layers):
+    return receptive_field(layers)
+
+
+# ---------------------------------------------------------------- question 4: residual block
+
+
+class SequentialResidual(nn.Module):
+    """Correct too: the body as nn.Sequential, padding='same', torch.relu on the sum."""
+
+    def __init__(self, channels):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(channels, channels, 3, padding="same", bias=False), nn.BatchNorm2d(channels), nn.ReLU(),
+            nn.Conv2d(channels, channels, 3, padding="same", bias=False), nn.BatchNorm2d(channels))
+
+    def forward(self, x):
+        return torch.relu(self.body(x) + x)
+
+
+class NormsFirstResidual(nn.Module):
+    """Correct too: the norms registered before the convolutions, clamp as ReLU, an in-place add on h."""
+
+    def __init__(self, channels):
+        super().__init__()
+        self.norms = nn.ModuleList([nn.BatchNorm2d(channels), nn.BatchNorm2d(channels)])
+        self.convs = nn.ModuleList([nn.Conv2d(channels, channels, (3, 3), 1, 1, bias=False) for _ in range(2)])
+
+    def forward(self, x):
+        h = self.norms[0](self.convs[0](x)).clamp(min=0)
+        h = self.norms[1](self.convs[1](h))
+        h += x
+        return h.relu_()
+
+
+class _Residual(SequentialResidual):
+    def __init__(self, channels, mistake):
+        super().__init__(channels)
+        self.mistake = mistake
+        if mistake == "no batch norm":
+            self.body = nn.Sequential(nn.Conv2d(channels, channels, 3, padding=1), nn.ReLU(),
+                                      nn.Conv2d(channels, channels, 3, padding=1))
+        if mistake == "relu after the first batch norm missing":
+            del self.body[2]
+        if mistake == "relu before the batch norm":
+            self.body[1], self.body[2] = self.body[2], self.body[1]
+
+    def forward(self, x):
+        h = self.body(x)
+        if self.mistake == "no skip":
+            return torch.relu(h)
+        if self.mistake == "relu before the addition":
+            return torch.relu(h) + x
+        if self.mistake == "x changed in place":
+            x += h
+            return torch.relu(x)
+        return torch.relu(h + x)
+
+
+def _residual(mistake):
+    return _value(lambda channels: _Residual(channels, mistake))
+
+
 # ---------------------------------------------------------------- the lists, as data
 
 Q1, Q2, Q3, Q4, Q5 = "q1-dataset-tests", "q2-model1-tests", "q3-model2-tests", "q4-coords-tests", "q5-model3-tests"
 Q6E, Q6T, Q7 = "q6-evaluate-tests", "q6-train-tests", "q7-experiment-tests"
+QS, QC, QR, QB = "output-size-tests", "conv2d-tests", "receptive-field-size-tests", "residual-block-tests"
 ANSWER_CELLS = {
+    QS: ("output-size",), QC: ("conv2d",), QR: ("receptive-field-size",), QB: ("residual-block",),
     Q1: ("q1-dataset",), Q2: ("q2-model1",), Q3: ("q3-model2",), Q4: ("q4-coords",),
     Q5: ("q4-coords", "q3-model2", "q5-model3"), Q6E: ("q6-evaluate",), Q6T: ("q6-evaluate", "q6-train"),
 }
-NAMES = {Q1: "LineScatterDataset", Q2: "LineCNN", Q3: "PooledLineCNN", Q4: "add_coord_channels",
+NAMES = {QS: "output_size", QC: "conv2d", QR: "receptive_field_size", QB: "ResidualBlock", Q1: "LineScatterDataset", Q2: "LineCNN", Q3: "PooledLineCNN", Q4: "add_coord_channels",
          Q5: "CoordLineCNN", Q6E: "evaluate_mse", Q6T: "train_model"}
 
 
@@ -721,6 +942,31 @@ def _value(value):
 
 # name -> (grade id, a function returning the answer; for Q7 a function returning the whole namespace)
 MUTATIONS = {
+    "output size: dilation ignored": (QS, _value(size_no_dilation)),
+    "output size: rounds up": (QS, _value(size_ceil)),
+    "output size: padding on one side only": (QS, _value(size_padding_once)),
+    "output size: true division (a float)": (QS, _value(size_true_division)),
+    "output size: calls the course's conv_output_size": (QS, _value(size_calls_helper)),
+    "output size: imports the course's helper inside": (QS, _value(size_imports_helper)),
+    "conv2d: output size without dilation": (QC, lambda: _conv_variant(size_dilation=False)),
+    "conv2d: weight flattened kernel-position first": (QC, lambda: _conv_variant(flatten="kernel")),
+    "conv2d: bias added per row": (QC, lambda: _conv_variant(bias_per="row")),
+    "conv2d: stride ignored": (QC, lambda: _conv_variant(use_stride=False)),
+    "conv2d: padding ignored": (QC, lambda: _conv_variant(use_padding=False)),
+    "conv2d: kernel flipped (true convolution)": (QC, lambda: _conv_variant(flatten="flipped")),
+    "conv2d: calls F.conv2d": (QC, _value(conv_calls_pytorch)),
+    "conv2d: runs nn.Conv2d": (QC, _value(conv_through_module)),
+    "receptive field: own stride counted": (QR, lambda: _field(own_stride=True)),
+    "receptive field: dilation ignored": (QR, lambda: _field(dilation=False)),
+    "receptive field: strides ignored": (QR, lambda: _field(strides=False)),
+    "receptive field: starts at 0": (QR, lambda: _field(start=0)),
+    "receptive field: calls the course's receptive_field": (QR, _value(field_calls_helper)),
+    "residual: no skip": (QB, _residual("no skip")),
+    "residual: ReLU before the addition": (QB, _residual("relu before the addition")),
+    "residual: no batch norm (convolutions with bias)": (QB, _residual("no batch norm")),
+    "residual: middle ReLU missing": (QB, _residual("relu after the first batch norm missing")),
+    "residual: ReLU before the batch norm": (QB, _residual("relu before the batch norm")),
+    "residual: x changed in place": (QB, _residual("x changed in place")),
     "dataset: offset ignored": (Q1, _dataset_ignores_offset),
     "dataset: one generator shared by all items": (Q1, _dataset_shared_generator),
     "dataset: target [c, m]": (Q1, _dataset_wrong_target),
@@ -765,6 +1011,15 @@ MUTATIONS = {
 }
 
 CORRECT_BUT_DIFFERENT = {
+    "output size: math.floor": (QS, _value(size_floor)),
+    "output size: counting window positions": (QS, _value(size_by_counting)),
+    "conv2d: einsum and _pair": (QC, _value(conv_einsum)),
+    "conv2d: loops over output positions": (QC, _value(conv_loops)),
+    "conv2d: pairs handled by hand, bias added after the reshape": (QC, lambda: _conv_variant()),
+    "receptive field: backwards from the output": (QR, _value(field_backwards)),
+    "receptive field: NumPy cumprod": (QR, _value(field_numpy)),
+    "residual: nn.Sequential body, padding='same'": (QB, _value(SequentialResidual)),
+    "residual: norms registered first, in-place ReLU": (QB, _value(NormsFirstResidual)),
     "dataset: everything rendered up front": (Q1, _dataset_cached),
     "dataset: generator seeded in two steps": (Q1, _dataset_functional),
     "model1: nn.Sequential": (Q2, _value(SequentialLineCNN)),
@@ -822,7 +1077,7 @@ def reference_record(grade_id: str, seed: int):
     return _RECORDS[grade_id, seed]
 
 
-@pytest.mark.parametrize("grade_id", [Q1, Q2, Q3, Q4, Q5, Q6E, Q6T, Q7])
+@pytest.mark.parametrize("grade_id", [QS, QC, QR, QB, Q1, Q2, Q3, Q4, Q5, Q6E, Q6T, Q7])
 def test_reference_passes_visible_checks_and_its_own_judge(grade_id):
     ns = reference_namespace(grade_id)
     LAB.run_visible(grade_id, ns)
@@ -851,9 +1106,80 @@ def test_correct_answers_written_differently_pass(name):
 
 def test_lists_are_long_enough():
     assert len(MUTATIONS) >= 8 and len(CORRECT_BUT_DIFFERENT) >= 3
-    for grade_id in (Q1, Q2, Q3, Q4, Q5, Q6E, Q6T, Q7):
+    for grade_id in (QS, QC, QR, QB, Q1, Q2, Q3, Q4, Q5, Q6E, Q6T, Q7):
         assert sum(g == grade_id for g, _ in MUTATIONS.values()) >= 2
         assert sum(g == grade_id for g, _ in CORRECT_BUT_DIFFERENT.values()) >= 1
+
+
+VISIBLE_REJECTS = {
+    "output size: dilation ignored": (QS, _value(size_no_dilation)),
+    "output size: rounds up": (QS, _value(size_ceil)),
+    "output size: padding on one side only": (QS, _value(size_padding_once)),
+    "output size: true division": (QS, _value(size_true_division)),
+    "conv2d: kernel flipped": (QC, lambda: _conv_variant(flatten="flipped")),
+    "conv2d: weight flattened kernel-position first": (QC, lambda: _conv_variant(flatten="kernel")),
+    "conv2d: bias added per row": (QC, lambda: _conv_variant(bias_per="row")),
+    "conv2d: stride ignored": (QC, lambda: _conv_variant(use_stride=False)),
+    "conv2d: output size without dilation": (QC, lambda: _conv_variant(size_dilation=False)),
+    "receptive field: own stride counted": (QR, lambda: _field(own_stride=True)),
+    "receptive field: dilation ignored": (QR, lambda: _field(dilation=False)),
+    "residual: no skip": (QB, _residual("no skip")),
+    "residual: ReLU before the addition": (QB, _residual("relu before the addition")),
+    "residual: no batch norm": (QB, _residual("no batch norm")),
+    "dataset: offset ignored": (Q1, _dataset_ignores_offset),
+    "dataset: target [c, m]": (Q1, _dataset_wrong_target),
+    "dataset: seeded with offset + index + 1": (Q1, _dataset_off_by_one),
+    "model1: convolution without padding": (Q2, _value(UnpaddedLineCNN)),
+    "model2: pooling window fixed at 40": (Q3, _value(FixedSizePooledCNN)),
+    "coords: y channel first": (Q4, _value(coords_swapped)),
+    "coords: range [0, 1)": (Q4, _value(coords_unit_range)),
+    "coords: grid ends at +0.5": (Q4, _value(coords_inclusive)),
+    "model3: one input channel (model 2)": (Q5, _value(AdaptivePooledCNN)),
+    "evaluate: sum instead of mean": (Q6E, _value(evaluate_sums)),
+    "evaluate: unweighted mean of batch means": (Q6E, _value(evaluate_batch_average)),
+    "evaluate: summed over the two outputs": (Q6E, _value(evaluate_per_example)),
+    "train: last batch's loss reported": (Q6T, _value(train_last_batch_loss)),
+    "experiment: losses as tensors": (Q7, lambda: _experiment(tweak=_losses_as_tensors)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(VISIBLE_REJECTS))
+def test_visible_checks_reject_obvious_wrong_answers(name):
+    grade_id, make = VISIBLE_REJECTS[name]
+    with pytest.raises(Exception):  # noqa: B017 - CheckFailed, or the error the wrong answer runs into
+        LAB.run_visible(grade_id, answer_namespace(grade_id, make))
+
+
+def test_every_graded_question_has_a_visible_reject():
+    graded = {QS, QC, QR, QB, Q1, Q2, Q3, Q4, Q5, Q6E, Q6T, Q7}
+    assert graded <= {g for g, _ in VISIBLE_REJECTS.values()}
+
+
+def test_points_total_20_and_titles_match():
+    import re
+
+    cells = LAB.notebook.cells
+    points = [c.metadata["nbgrader"]["points"] for c in cells if c.metadata.get("nbgrader", {}).get("points")]
+    assert sum(points) == 20
+    titles = [c.source.splitlines()[0] for c in cells if c.cell_type == "markdown" and c.source.startswith("### Question")]
+    assert [int(re.match(r"### Question (\d+)", t).group(1)) for t in titles] == list(range(1, 14))
+    stated = sum(sum(int(v) for v in re.findall(r"(\d+)", t.split("(")[-1])) for t in titles)
+    assert stated == 20
+
+
+def test_summary_lists_every_checked_label_in_order():
+    import re
+
+    cells = [c.source for c in LAB.notebook.cells if c.cell_type == "code"]
+    labels = [m for src in cells for m in re.findall(r'^with (?:exercise|question)\("([^"]+)"\)', src, re.M)]
+    summary = cells[-1]
+    assert summary.startswith("summary(")
+    assert re.findall(r'^        "([^"]+)",$', summary, re.M) == labels
+
+
+def test_no_fixed_paths_in_tmp():
+    for cell in LAB.notebook.cells:
+        assert '"/tmp' not in cell.source and "'/tmp" not in cell.source
 
 
 @pytest.mark.slow
@@ -877,6 +1203,15 @@ def test_a_wrong_answer_is_told_what_went_wrong():
         (Q6E, _value(evaluate_per_example)): "summed over the two outputs",
         (Q6T, _value(train_without_train_mode)): "model.train()",
         (Q7, lambda: _experiment("val")): "line_test_loader",
+        (QS, _value(size_no_dilation)): "dilation is ignored",
+        (QS, _value(size_calls_helper)): "write the formula yourself",
+        (QC, lambda: _conv_variant(flatten="flipped")): "kernel is flipped",
+        (QC, lambda: _conv_variant(flatten="kernel")): "another order than F.unfold",
+        (QC, lambda: _conv_variant(bias_per="row")): "per output row",
+        (QC, _value(conv_calls_pytorch)): "PyTorch's own convolution",
+        (QR, lambda: _field(own_stride=True)): "own stride",
+        (QB, _residual("relu before the addition")): "ReLU comes after the addition",
+        (QB, _residual("no skip")): "skip connection",
     }
     for (grade_id, make), phrase in cases.items():
         verdict = LAB.verdict(grade_id, answer_namespace(grade_id, make), reference_record(grade_id, 0), 0)
