@@ -9,6 +9,7 @@ must pass; ``MUTATIONS`` holds typical wrong answers, which must fail on their q
 from __future__ import annotations
 
 import functools
+import re
 import math
 import statistics
 from collections.abc import Callable
@@ -54,7 +55,11 @@ AUTOGRADED = {
     "q1b-rastrigin-race-tests": "q1b-rastrigin-race",
     "q2-hinge-loss-tests": "q2-hinge-loss",
     "q3a-svm-table-tests": "q3a-svm-table",
+    "q4a-momentum-step-tests": "q4a-momentum-step",
+    "q4b-adam-step-tests": "q4b-adam-step",
 }
+# The notebook's helpers that the visible checks of Question 4 use.
+Q4_HELPERS = ("torch_optimiser_path", "step_function_path", "random_problem")
 
 
 # --------------------------------------------------------------------------------------------
@@ -86,7 +91,16 @@ def _reference_namespace(grade_id: str) -> dict[str, Any]:
         namespace = _svm_data(LAB.reference("train-epoch", "q2-hinge-loss") | {"budget": _budget})
         exec(CELLS["q3a-svm-table"].source, namespace)  # noqa: S102 - trains the table
         return namespace
-    return LAB.reference(AUTOGRADED[grade_id])
+    namespace = LAB.reference(AUTOGRADED[grade_id])
+    if grade_id.startswith("q4"):
+        _with_q4_helpers(namespace)
+    return namespace
+
+
+def _with_q4_helpers(namespace: dict[str, Any]) -> dict[str, Any]:
+    for name in Q4_HELPERS:
+        exec(LAB.definition(name), namespace)  # noqa: S102 - the notebook's own helpers
+    return namespace
 
 
 @functools.cache
@@ -368,6 +382,168 @@ def _adamw_for_adam(name, params, lr, decay):
 
 
 # --------------------------------------------------------------------------------------------
+# Question 4: momentum_step and adam_step (step functions written from their equations)
+
+
+def momentum_in_place(params, grads, state, lr, momentum, weight_decay=0.0):
+    """Correct: in-place updates of the caller's tensors and of one buffer list, as torch does."""
+    buffers = state.setdefault("buffers", [None] * len(params))
+    for i, (p, g) in enumerate(zip(params, grads)):
+        d_p = g.add(p, alpha=weight_decay) if weight_decay else g
+        if buffers[i] is None:
+            buffers[i] = torch.clone(d_p).detach()
+        else:
+            buffers[i].mul_(momentum).add_(d_p)
+        p.add_(buffers[i], alpha=-lr)
+    return params
+
+
+def make_momentum_closure():
+    """Correct: a closure built by a factory; all memory in `state`, keyed by position, float64 inside."""
+    def update(p, g, buffer, lr, momentum, decay):
+        g64 = g.double() + decay * p.double()
+        buffer = g64 if buffer is None else momentum * buffer + g64
+        return (p.double() - lr * buffer), buffer
+
+    def step(params, grads, state, lr, momentum, weight_decay=0.0):
+        out = []
+        for i, (p, g) in enumerate(zip(params, grads)):
+            new, state[f"b{i}"] = update(p, g, state.get(f"b{i}"), lr, momentum, weight_decay)
+            out.append(new)
+        return tuple(out)
+
+    return step
+
+
+def momentum_variant(variant: str) -> Callable:
+    """Wrong momentum_step answers, each with one known mistake."""
+    shared: dict = {}
+
+    def step(params, grads, state, lr, momentum, weight_decay=0.0):
+        out = []
+        for i, (p, g) in enumerate(zip(params, grads)):
+            if variant == "grads_in_place":
+                g = g.add_(weight_decay * p)
+            elif variant != "no_decay":
+                g = g + weight_decay * p
+            where = shared if variant == "global_state" else state
+            key = 0 if variant == "shared" else i
+            old = torch.zeros_like(p) if (variant == "reset" or key not in where) else where[key]
+            if variant == "lr_in_buffer":
+                b = momentum * old + lr * g
+                new = p - b
+            elif variant == "dampened":
+                b = momentum * old + (1 - momentum) * g
+                new = p - lr * b
+            elif variant == "nesterov":
+                b = momentum * old + g
+                new = p - lr * (g + momentum * b)
+            elif variant == "stale":
+                b = momentum * old + g
+                new = p - lr * old
+            elif variant == "momentum_ignored":
+                b = 0.9 * old + g
+                new = p - lr * b
+            else:
+                b = momentum * old + g
+                new = p - lr * b
+            where[key] = b
+            out.append(new)
+        return out
+
+    return step
+
+
+class AdamCallable:
+    """Correct: a callable object (a class, not a function), per-parameter state records with their
+    own step counts, in-place lerp_/addcmul_ updates as torch writes them."""
+
+    def __call__(self, params, grads, state, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        beta1, beta2 = betas
+        for i, (p, g) in enumerate(zip(params, grads)):
+            record = state.setdefault(i, {"step": 0, "m": torch.zeros_like(p), "v": torch.zeros_like(p)})
+            record["step"] += 1
+            if weight_decay:
+                g = g.add(p, alpha=weight_decay)
+            record["m"].lerp_(g, 1 - beta1)
+            record["v"].mul_(beta2).addcmul_(g, g, value=1 - beta2)
+            correction2 = math.sqrt(1 - beta2 ** record["step"])
+            denom = (record["v"].sqrt() / correction2).add_(eps)
+            p.addcdiv_(record["m"], denom, value=-lr / (1 - beta1 ** record["step"]))
+        return params
+
+
+def adam_scaled_eps(params, grads, state, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+    """Correct: the paper's faster form, the corrections folded into the step size, eps scaled to match."""
+    beta1, beta2 = betas
+    t = state["t"] = state.get("t", 0) + 1
+    alpha = lr * math.sqrt(1 - beta2**t) / (1 - beta1**t)
+    eps_hat = eps * math.sqrt(1 - beta2**t)
+    out = []
+    for i, (p, g) in enumerate(zip(params, grads)):
+        g = g + weight_decay * p
+        m = state[("m", i)] = beta1 * state.get(("m", i), 0.0) + (1 - beta1) * g
+        v = state[("v", i)] = beta2 * state.get(("v", i), 0.0) + (1 - beta2) * g * g
+        out.append(p - alpha * m / (v.sqrt() + eps_hat))
+    return out
+
+
+def adam_float64(params, grads, state, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+    """Correct: computed and returned in float64, with a step count kept per parameter."""
+    beta1, beta2 = betas
+    out = []
+    for i, (p, g) in enumerate(zip(params, grads)):
+        p, g = p.double(), g.double() + weight_decay * p.double()
+        s = state.setdefault(i, {"t": 0, "m": torch.zeros_like(p), "v": torch.zeros_like(p)})
+        s["t"] += 1
+        s["m"] = beta1 * s["m"] + (1 - beta1) * g
+        s["v"] = beta2 * s["v"] + (1 - beta2) * g**2
+        m_hat, v_hat = s["m"] / (1 - beta1 ** s["t"]), s["v"] / (1 - beta2 ** s["t"])
+        out.append(p - lr * m_hat / (torch.sqrt(v_hat) + eps))
+    return out
+
+
+def adam_variant(variant: str) -> Callable:
+    """Wrong adam_step answers, each with one known mistake."""
+
+    def step(params, grads, state, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        beta1, beta2 = betas[::-1] if variant == "swapped" else betas
+        if variant == "betas_ignored":
+            beta1, beta2 = 0.9, 0.999
+        if variant == "eps_ignored":
+            eps = 1e-8
+        state["t"] = 1 if variant == "reset" else state.get("t", 0) + (0 if variant == "count_per_param" else 1)
+        out = []
+        for i, (p, g) in enumerate(zip(params, grads)):
+            if variant == "count_per_param":
+                state["t"] += 1
+            t = state["t"] + (1 if variant == "next_step" else 0)
+            g = g if variant in ("no_decay", "adamw") else g + weight_decay * p
+            key = 0 if variant == "shared" else i
+            m_old = torch.zeros_like(p) if variant == "reset" else state.get(("m", key), torch.zeros_like(p))
+            v_old = torch.zeros_like(p) if variant == "reset" else state.get(("v", key), torch.zeros_like(p))
+            m = beta1 * m_old + (1 - beta1) * g
+            v = beta2 * v_old + (1 - beta2) * (g if variant == "v_with_g" else g**2)
+            state[("m", key)], state[("v", key)] = m, v
+            c1, c2 = (1.0, 1.0) if variant == "no_bias" else (1 - beta1**t, 1 - beta2**t)
+            m_hat, v_hat = m / c1, v / c2
+            if variant == "eps_inside":
+                new = p - lr * m_hat / torch.sqrt(v_hat + eps)
+            elif variant == "eps_unscaled":
+                new = p - lr * math.sqrt(c2) / c1 * m / (torch.sqrt(v) + eps)
+            elif variant == "no_sqrt":
+                new = p - lr * m_hat / (v_hat + eps)
+            else:
+                new = p - lr * m_hat / (torch.sqrt(v_hat) + eps)
+            if variant == "adamw":
+                new = new - lr * weight_decay * p
+            out.append(new)
+        return out
+
+    return step
+
+
+# --------------------------------------------------------------------------------------------
 # The lists: correct answers written differently (must pass), wrong answers (must fail)
 
 Factory = Callable[[], dict[str, Any]]
@@ -392,6 +568,11 @@ CORRECT: dict[str, tuple[str, Factory]] = {
         "q3a-svm-table-tests",
         lambda: svm_namespace(train_svm_float64, spread=statistics.variance),
     ),
+    "momentum-in-place": ("q4a-momentum-step-tests", lambda: {"momentum_step": momentum_in_place}),
+    "momentum-closure-float64": ("q4a-momentum-step-tests", lambda: {"momentum_step": make_momentum_closure()}),
+    "adam-callable-class-in-place": ("q4b-adam-step-tests", lambda: {"adam_step": AdamCallable()}),
+    "adam-folded-step-size-scaled-eps": ("q4b-adam-step-tests", lambda: {"adam_step": adam_scaled_eps}),
+    "adam-float64-step-per-parameter": ("q4b-adam-step-tests", lambda: {"adam_step": adam_float64}),
 }
 
 MUTATIONS: dict[str, tuple[str, Factory]] = {
@@ -471,6 +652,18 @@ MUTATIONS: dict[str, tuple[str, Factory]] = {
         lambda: svm_namespace(make_train_svm(), layout=lambda rows: [r | {"mean_acc": 100 * r["mean_acc"]} for r in rows]),
     ),
     "svm-table-five-rows": ("q3a-svm-table-tests", lambda: svm_namespace(make_train_svm(), layout=lambda rows: rows[:5])),
+    # Q4 (a): momentum_step
+    **{
+        f"momentum-{variant}": ("q4a-momentum-step-tests", lambda variant=variant: {"momentum_step": momentum_variant(variant)})
+        for variant in ("lr_in_buffer", "dampened", "nesterov", "stale", "reset", "shared", "no_decay",
+                        "global_state", "grads_in_place", "momentum_ignored")
+    },
+    # Q4 (b): adam_step
+    **{
+        f"adam-{variant}": ("q4b-adam-step-tests", lambda variant=variant: {"adam_step": adam_variant(variant)})
+        for variant in ("no_bias", "next_step", "eps_inside", "eps_unscaled", "v_with_g", "shared", "reset",
+                        "swapped", "adamw", "no_decay", "count_per_param", "no_sqrt", "betas_ignored", "eps_ignored")
+    },
 }
 
 
@@ -487,10 +680,17 @@ def test_graded_cells_and_points() -> None:
     points = {gid: c.metadata["nbgrader"].get("points", 0) for gid, c in CELLS.items() if c.metadata["nbgrader"].get("grade")}
     assert sum(points.values()) == 20
     assert {gid: points[gid] for gid in AUTOGRADED} == {
-        "q1a-rastrigin-tests": 2,
+        "q1a-rastrigin-tests": 1,
         "q1b-rastrigin-race-tests": 3,
-        "q2-hinge-loss-tests": 2,
-        "q3a-svm-table-tests": 5,
+        "q2-hinge-loss-tests": 1,
+        "q3a-svm-table-tests": 4,
+        "q4a-momentum-step-tests": 2,
+        "q4b-adam-step-tests": 3,
+    }
+    assert {gid: points[gid] for gid in set(points) - set(AUTOGRADED)} == {
+        "q1c-rastrigin-plot": 1,
+        "q1d-rastrigin-verdict": 2,
+        "q3b-svm-explanation": 3,
     }
     autograded = {
         gid
@@ -567,7 +767,7 @@ def test_mutation_fails(name: str) -> None:
     grade_id, _ = MUTATIONS[name]
     for seed in SEEDS:
         result = verdict(grade_id, _namespace("mutation", name), seed)
-        assert not result.passed, f"{name} earned the marks of {grade_id} (seed {seed})"
+        assert not result.passed, f"{name} earned the points of {grade_id} (seed {seed})"
         assert result.message and "could not be checked" not in result.message, result.message
 
 
@@ -595,6 +795,30 @@ DIAGNOSES = {
     "svm-table-same-seed-every-run": "same seed",
     "svm-table-standard-deviation": "standard deviation",
     "svm-table-percent": "not percentages",
+    "momentum-lr_in_buffer": "learning rate inside the velocity",
+    "momentum-dampened": "running average",
+    "momentum-nesterov": "Nesterov",
+    "momentum-stale": "update b first",
+    "momentum-reset": "not kept between steps",
+    "momentum-shared": "share one momentum buffer",
+    "momentum-no_decay": "weight_decay is ignored",
+    "momentum-global_state": "fresh, empty state",
+    "momentum-grads_in_place": "changed the tensors in grads",
+    "momentum-momentum_ignored": "momentum argument is ignored",
+    "adam-no_bias": "bias correction is missing",
+    "adam-next_step": "one too high",
+    "adam-eps_inside": "eps is inside the square root",
+    "adam-eps_unscaled": "unscaled epsilon",
+    "adam-v_with_g": "running mean of g squared",
+    "adam-shared": "share one m and v",
+    "adam-reset": "not kept between steps",
+    "adam-swapped": "swapped",
+    "adam-adamw": "AdamW",
+    "adam-no_decay": "weight_decay is ignored",
+    "adam-count_per_param": "once per parameter",
+    "adam-no_sqrt": "not by its square root",
+    "adam-betas_ignored": "betas argument is ignored",
+    "adam-eps_ignored": "eps argument is ignored",
 }
 
 
@@ -624,3 +848,173 @@ def test_svm_table_in_fast_mode_is_good_enough() -> None:
     namespace = _svm_data(LAB.reference("train-epoch", "q2-hinge-loss") | {"budget": lambda full, fast: fast})
     exec(CELLS["q3a-svm-table"].source, namespace)  # noqa: S102
     assert max(row["mean_acc"] for row in namespace["svm_results"]) >= 0.75
+
+
+# --------------------------------------------------------------------------------------------
+# Question 4 beyond the judge: the reference is torch.optim, and the public checks bite
+
+
+STEP_SETTINGS = [
+    (torch.optim.SGD, "momentum_step", {"momentum": 0.9}, [0.1] * 7),
+    (torch.optim.SGD, "momentum_step", {"momentum": 0.0}, [0.1] * 7),
+    (torch.optim.SGD, "momentum_step", {"momentum": 0.5, "weight_decay": 0.2}, [0.05] * 7),
+    (torch.optim.SGD, "momentum_step", {"momentum": 0.9}, [0.1, 0.1, 0.05, 0.05, 0.01, 0.3, 0.3]),
+    (torch.optim.Adam, "adam_step", {}, [0.01] * 7),
+    (torch.optim.Adam, "adam_step", {"betas": (0.8, 0.99), "eps": 1e-6}, [0.1] * 7),
+    (torch.optim.Adam, "adam_step", {"betas": (0.5, 0.9), "eps": 0.1, "weight_decay": 0.3}, [0.03] * 7),
+    (torch.optim.Adam, "adam_step", {"betas": (0.9, 0.999)}, [0.01, 0.01, 0.1, 0.1, 0.001, 0.001, 0.05]),
+]
+
+
+@pytest.mark.parametrize(("cls", "function", "settings", "lrs"), STEP_SETTINGS)
+def test_reference_step_functions_take_torch_optims_steps(cls, function: str, settings: dict, lrs: list) -> None:
+    namespace = _with_q4_helpers(LAB.reference("q4a-momentum-step", "q4b-adam-step"))
+    for scale in (1.0, 0.05):
+        init, grads = namespace["random_problem"](3, shapes=((5,), (2, 3), ()), steps=len(lrs), scale=scale)
+        mine = namespace["step_function_path"](namespace[function], init, grads, lrs, **settings)
+        theirs = namespace["torch_optimiser_path"](lambda ps: cls(ps, lr=lrs[0], **settings), init, grads, lrs)
+        torch.testing.assert_close(mine, theirs, rtol=1e-5, atol=1e-6)
+
+
+def test_reference_step_functions_race_like_torch_through_step_optimizer() -> None:
+    """The notebook's StepOptimizer with the reference's step functions, against torch.optim, on Rastrigin."""
+    namespace = _with_q4_helpers(LAB.reference("q1a-rastrigin", "q4a-momentum-step", "q4b-adam-step"))
+    exec(LAB.definition("run_optimiser"), namespace)  # noqa: S102
+    exec(LAB.definition("StepOptimizer"), namespace)  # noqa: S102
+    run, rastrigin, StepOptimizer = namespace["run_optimiser"], namespace["rastrigin"], namespace["StepOptimizer"]
+    pairs = [
+        (lambda ps: torch.optim.SGD(ps, lr=0.01, momentum=0.9),
+         lambda ps: StepOptimizer(ps, namespace["momentum_step"], lr=0.01, momentum=0.9)),
+        (lambda ps: torch.optim.Adam(ps, lr=0.01), lambda ps: StepOptimizer(ps, namespace["adam_step"], lr=0.01)),
+        (lambda ps: torch.optim.Adam(ps, lr=0.1, betas=(0.8, 0.99), weight_decay=0.1),
+         lambda ps: StepOptimizer(ps, namespace["adam_step"], lr=0.1, betas=(0.8, 0.99), weight_decay=0.1)),
+    ]
+    for make_torch, make_mine in pairs:
+        torch.testing.assert_close(run(rastrigin, [5.0, 4.0], make_mine, 100)[0],
+                                   run(rastrigin, [5.0, 4.0], make_torch, 100)[0], rtol=1e-4, atol=1e-4)
+
+
+def test_step_optimizer_follows_a_scheduler() -> None:
+    namespace = _with_q4_helpers(LAB.reference("q4a-momentum-step"))
+    exec(LAB.definition("StepOptimizer"), namespace)  # noqa: S102
+    paths = []
+    for make in (lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9),
+                 lambda ps: namespace["StepOptimizer"](ps, namespace["momentum_step"], lr=0.1, momentum=0.9)):
+        p = torch.tensor([1.0, -2.0], requires_grad=True)
+        optimiser = make([p])
+        scheduler = torch.optim.lr_scheduler.StepLR(optimiser, step_size=2, gamma=0.3)
+        path = []
+        for _ in range(8):
+            optimiser.zero_grad()
+            (p**2).sum().backward()
+            optimiser.step()
+            scheduler.step()
+            path.append(p.detach().clone())
+        paths.append(torch.stack(path))
+    torch.testing.assert_close(paths[0], paths[1])
+
+
+# The public checks of each graded question reject its obvious wrong answers.
+VISIBLE_REJECTS = [
+    "rastrigin-missing-constant",
+    "rastrigin-sum-over-batch",
+    "rastrigin-A-ignored",
+    "race-99-steps",
+    "race-always-adam",
+    "hinge-sum-not-mean",
+    "hinge-broadcast-(N,N)",
+    "hinge-no-margin",
+    "svm-table-percent",
+    "svm-table-five-rows",
+    "momentum-lr_in_buffer",
+    "momentum-dampened",
+    "momentum-nesterov",
+    "momentum-reset",
+    "momentum-no_decay",
+    "momentum-stale",
+    "adam-no_bias",
+    "adam-next_step",
+    "adam-eps_inside",
+    "adam-eps_unscaled",
+    "adam-swapped",
+    "adam-adamw",
+    "adam-reset",
+]
+
+
+@pytest.mark.parametrize("name", VISIBLE_REJECTS)
+def test_visible_checks_reject_obvious_wrong_answers(name: str) -> None:
+    from course_utils import CheckFailed
+
+    grade_id, _ = MUTATIONS[name]
+    namespace = _base_namespace() | dict(_namespace("mutation", name))
+    if grade_id == "q1b-rastrigin-race-tests":
+        namespace["rastrigin"] = rastrigin_explicit
+    if grade_id.startswith("q4"):
+        _with_q4_helpers(namespace)
+    with pytest.raises((AssertionError, CheckFailed)):
+        LAB.run_visible(grade_id, namespace)
+
+
+def test_every_graded_question_has_a_rejecting_visible_check() -> None:
+    assert {MUTATIONS[name][0] for name in VISIBLE_REJECTS} == set(AUTOGRADED)
+
+
+# --------------------------------------------------------------------------------------------
+# The lab's frame: timing line, concept figure, own-optimiser race, self-checks, what next
+
+
+def _code_cell(cell_id: str) -> str:
+    return next(c.source for c in NB.cells if c.id == cell_id)
+
+
+def test_own_race_exercise_passes_on_the_reference_and_reports_a_wrong_momentum(capsys) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from course_utils import check_close, check_shape, check_type, exercise, passed
+
+    namespace = _with_q4_helpers(LAB.reference("q1a-rastrigin", "q4a-momentum-step", "q4b-adam-step", "own-race"))
+    namespace |= {"plt": plt, "exercise": exercise, "passed": passed, "check_close": check_close,
+                  "check_shape": check_shape, "check_type": check_type}
+    for name in ("run_optimiser", "plot_paths", "StepOptimizer"):
+        exec(LAB.definition(name), namespace)  # noqa: S102
+    exec(_code_cell("own-race-check"), namespace)  # noqa: S102
+    assert "✅" in capsys.readouterr().out
+    namespace["momentum_step"] = momentum_variant("dampened")
+    exec(_code_cell("own-race-check"), namespace)  # noqa: S102 - reports, does not raise
+    out = capsys.readouterr().out
+    assert "❌ Exercise 3" in out and "My momentum" in out
+    plt.close("all")
+
+
+def test_summary_expects_every_checked_label_in_notebook_order() -> None:
+    import re
+
+    labels = [m.group(1) for c in NB.cells if c.cell_type == "code"
+              for m in re.finditer(r'(?:exercise|question)\("([^"]+)"\)', c.source)]
+    assert len(labels) == len(set(labels)) == 9
+    summary_cell = NB.cells[-1]
+    assert summary_cell.cell_type == "code" and summary_cell.source.startswith("summary(")
+    assert re.findall(r'^        "([^"]+)",$', summary_cell.source, flags=re.M) == labels
+    for grade_id in AUTOGRADED:
+        visible = LAB.hidden_test(grade_id).visible
+        assert "with question(" in visible, grade_id
+
+
+def test_frame_timing_concept_and_what_next() -> None:
+    sources = [c.source for c in NB.cells]
+    assert NB.cells[1].id == "timing" and "fast mode" in NB.cells[1].source.lower()
+    assert "COURSE_FAST=1" in NB.cells[1].source
+    concept = sources.index(_code_cell("momentum-concept"))
+    assert "draw_momentum_ravine()" in sources[concept]
+    assert "*Momentum* keeps a running sum" in sources[concept - 2]  # right where momentum is introduced
+    try_next = next(i for i, c in enumerate(NB.cells) if c.source.startswith("## What to try next"))
+    assert try_next == len(NB.cells) - 2
+    assert len(re.findall(r"^\d\. \*\*", NB.cells[try_next].source, flags=re.M)) in range(3, 6)
+    assert all("marks" not in s for s in sources), "points, never marks"
+    for cell in NB.cells:
+        if cell.cell_type == "markdown" and cell.source.startswith("### Question"):
+            assert re.search(r"\(\d+ points?\)", cell.source.splitlines()[0]), cell.source.splitlines()[0]
