@@ -41,6 +41,8 @@ AUTOGRADED = (
     "q2a-iris-losses-tests",
     "q3a-mlp-forward-tests",
     "q3b-train-mlp-tests",
+    "q4a-layer-jacobian-tests",
+    "q4b-layer-vjp-tests",
 )
 
 
@@ -55,6 +57,8 @@ def reference_namespace(grade_id: str) -> dict[str, Any]:
         "q1-gd-factorise-ad-tests": ("q1-gd-factorise-ad",),
         "q3a-mlp-forward-tests": ("q3a-mlp-forward",),
         "q3b-train-mlp-tests": ("q3a-mlp-forward", "q3b-train-mlp"),
+        "q4a-layer-jacobian-tests": ("q4a-layer-jacobian",),
+        "q4b-layer-vjp-tests": ("q4b-layer-vjp",),
     }[grade_id]
     return reference(*answers)
 
@@ -97,13 +101,20 @@ def test_graded_cells_and_points() -> None:
         for gid, c in CELLS.items()
         if c.metadata["nbgrader"].get("grade") and not c.metadata["nbgrader"].get("solution")
     ]
-    assert set(autograded) == {
-        "dual-class-tests",
-        "value-class-tests",
-        "q1-gd-factorise-ad-tests",
-        "q2a-iris-losses-tests",
-        "q3a-mlp-forward-tests",
-        "q3b-train-mlp-tests",
+    assert set(autograded) == set(AUTOGRADED)
+    assert points == {
+        "dual-class-tests": 2,
+        "value-class-tests": 2,
+        "q1-gd-factorise-ad-tests": 3,
+        "q2a-iris-losses-tests": 1,
+        "q2b-iris-plots": 1,
+        "q2c-pca-comparison": 2,
+        "q3a-mlp-forward-tests": 1,
+        "q3b-train-mlp-tests": 2,
+        "q3c-mlp-runs": 1,
+        "q3d-mlp-spread": 2,
+        "q4a-layer-jacobian-tests": 1,
+        "q4b-layer-vjp-tests": 2,
     }
     nb = nbformat.read(NOTEBOOK, as_version=4)
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), (
@@ -144,6 +155,8 @@ def _stubbed(answer_id: str) -> dict[str, Any]:
         ("q2a-iris-losses-tests", "q2a-iris-losses"),
         ("q3a-mlp-forward-tests", "q3a-mlp-forward"),
         ("q3b-train-mlp-tests", "q3b-train-mlp"),
+        ("q4a-layer-jacobian-tests", "q4a-layer-jacobian"),
+        ("q4b-layer-vjp-tests", "q4b-layer-vjp"),
     ],
 )
 def test_release_stubs_score_zero(test_id: str, answer_id: str) -> None:
@@ -804,3 +817,367 @@ def test_hidden_blocks_in_probe_judge_form(grade_id: str) -> None:
 def test_visible_checks_pass_for_the_reference() -> None:
     for grade_id in AUTOGRADED:
         LAB.run_visible(grade_id, {**_base_namespace(), **reference_namespace(grade_id)})
+
+
+# --------------------------------------------------------------------------------------------
+# Question 4: the Jacobian of a tanh layer and its vector-Jacobian product
+
+
+def _tanh_slope(W: torch.Tensor, b: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    return 1 - torch.tanh(W @ x + b) ** 2
+
+
+def jacobian_loops(W, b, x):
+    """Correct: element by element with Python floats, returned as a float64 tensor."""
+    m, n = W.shape
+    z = [sum(float(W[i, j]) * float(x[j]) for j in range(n)) + float(b[i]) for i in range(m)]
+    return torch.tensor([[(1 - math.tanh(z[i]) ** 2) * float(W[i, j]) for j in range(n)] for i in range(m)])
+
+
+def jacobian_diag_matmul(W, b, x):
+    """Correct: diag(1 - tanh^2) @ W, with the slope written as 1 / cosh^2."""
+    return torch.diag(1 / torch.cosh(W @ x + b) ** 2) @ W
+
+
+def jacobian_numpy(W, b, x):
+    """Correct: computed with NumPy in float32, returned as a float32 tensor."""
+    Wn, bn, xn = (t.numpy().astype(np.float32) for t in (W, b, x))
+    return torch.from_numpy(np.einsum("i,ij->ij", 1 - np.tanh(Wn @ xn + bn) ** 2, Wn))
+
+
+def jacobian_transposed(W, b, x):
+    return (_tanh_slope(W, b, x)[:, None] * W).T
+
+
+def jacobian_one_minus_z_squared(W, b, x):
+    return (1 - (W @ x + b) ** 2)[:, None] * W
+
+
+def jacobian_without_square(W, b, x):
+    return (1 - torch.tanh(W @ x + b))[:, None] * W
+
+
+def jacobian_without_slope(W, b, x):
+    return W.clone()
+
+
+def jacobian_diagonal_only(W, b, x):
+    return torch.diag(_tanh_slope(W, b, x))
+
+
+def jacobian_columns_scaled(W, b, x):
+    """Wrong: the slope (one per output) broadcast over the columns, where the shapes allow."""
+    d = _tanh_slope(W, b, x)
+    return W * d[None, :] if W.shape[0] == W.shape[1] else W * d.mean()
+
+
+def vjp_loops(W, b, x, v):
+    """Correct: loops over outputs, accumulating each output's row."""
+    out = torch.zeros(W.shape[1], dtype=W.dtype)
+    for i in range(W.shape[0]):
+        out = out + v[i] * (1 - torch.tanh(W[i] @ x + b[i]) ** 2) * W[i]
+    return out
+
+
+def vjp_row_vector(W, b, x, v):
+    """Correct: (v * slope) @ W, a row vector times W."""
+    return (v * _tanh_slope(W, b, x)) @ W
+
+
+def vjp_via_jacobian(W, b, x, v):
+    """Correct value, though it forms J (the judge cannot tell, and accepts it)."""
+    return v @ (_tanh_slope(W, b, x)[:, None] * W)
+
+
+def vjp_einsum_float32(W, b, x, v):
+    """Correct: einsum in float32."""
+    W, b, x, v = (t.float() for t in (W, b, x, v))
+    return torch.einsum("i,ij->j", v * (1 - torch.tanh(W @ x + b) ** 2), W)
+
+
+def vjp_is_jv(W, b, x, v):
+    """Wrong: J v (only defined for a square W; raises otherwise)."""
+    return _tanh_slope(W, b, x) * (W @ v)
+
+
+def vjp_w_not_transposed(W, b, x, v):
+    return W @ (v * _tanh_slope(W, b, x))
+
+
+def vjp_one_minus_z_squared(W, b, x, v):
+    return W.T @ (v * (1 - (W @ x + b) ** 2))
+
+
+def vjp_without_slope(W, b, x, v):
+    return W.T @ v
+
+
+def vjp_without_w(W, b, x, v):
+    return v * _tanh_slope(W, b, x)
+
+
+def vjp_slope_after_w(W, b, x, v):
+    """Wrong: the slope applied to the result (per input) instead of to v (per output)."""
+    d = _tanh_slope(W, b, x)
+    return (W.T @ v) * (d if W.shape[0] == W.shape[1] else d.mean())
+
+
+def vjp_changes_v_in_place(W, b, x, v):
+    """Right value, but v is overwritten."""
+    v *= _tanh_slope(W, b, x)
+    return W.T @ v
+
+
+CORRECT = {  # grade id -> correct answers written differently from the reference; each must pass
+    "q4a-layer-jacobian-tests": [jacobian_loops, jacobian_diag_matmul, jacobian_numpy],
+    "q4b-layer-vjp-tests": [vjp_loops, vjp_row_vector, vjp_via_jacobian, vjp_einsum_float32],
+}
+MUTATIONS = {  # grade id -> wrong answers; each must fail at seeds 0 and 1
+    "q4a-layer-jacobian-tests": [
+        jacobian_transposed,
+        jacobian_one_minus_z_squared,
+        jacobian_without_square,
+        jacobian_without_slope,
+        jacobian_diagonal_only,
+        jacobian_columns_scaled,
+    ],
+    "q4b-layer-vjp-tests": [
+        vjp_is_jv,
+        vjp_w_not_transposed,
+        vjp_one_minus_z_squared,
+        vjp_without_slope,
+        vjp_without_w,
+        vjp_slope_after_w,
+        vjp_changes_v_in_place,
+    ],
+}
+_Q4_NAME = {"q4a-layer-jacobian-tests": "tanh_layer_jacobian", "q4b-layer-vjp-tests": "tanh_layer_vjp"}
+
+
+def _q4_cases(table: dict[str, list]) -> list:
+    return [pytest.param(gid, fn, id=f"{gid}-{fn.__name__}") for gid, fns in table.items() for fn in fns]
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("grade_id", list(CORRECT))
+def test_q4_reference_passes_its_own_judge(grade_id: str, seed: int) -> None:
+    passes(grade_id, reference_namespace(grade_id), seed)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize(("grade_id", "fn"), _q4_cases(CORRECT))
+def test_q4_correct_answers_written_differently_pass(grade_id: str, fn: Any, seed: int) -> None:
+    passes(grade_id, {_Q4_NAME[grade_id]: fn}, seed)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize(("grade_id", "fn"), _q4_cases(MUTATIONS))
+def test_q4_wrong_answers_fail(grade_id: str, fn: Any, seed: int) -> None:
+    assert fails(grade_id, {_Q4_NAME[grade_id]: fn}, seed)
+
+
+@pytest.mark.parametrize(
+    ("grade_id", "fn", "words"),
+    [
+        ("q4a-layer-jacobian-tests", jacobian_transposed, "transposed"),
+        ("q4a-layer-jacobian-tests", jacobian_one_minus_z_squared, "not 1 - z^2"),
+        ("q4a-layer-jacobian-tests", jacobian_without_square, "square is missing"),
+        ("q4a-layer-jacobian-tests", jacobian_without_slope, "tanh'(z) of the chain rule is missing"),
+        ("q4b-layer-vjp-tests", vjp_is_jv, "J v"),
+        ("q4b-layer-vjp-tests", vjp_one_minus_z_squared, "not 1 - z^2"),
+        ("q4b-layer-vjp-tests", vjp_without_slope, "tanh'(z) of the chain rule is missing"),
+        ("q4b-layer-vjp-tests", vjp_without_w, "W^T is missing"),
+        ("q4b-layer-vjp-tests", vjp_changes_v_in_place, "in place"),
+    ],
+)
+def test_q4_judges_name_the_mistake(grade_id: str, fn: Any, words: str) -> None:
+    result = verdict(grade_id, {_Q4_NAME[grade_id]: fn})
+    assert not result.passed and words in result.message, result.message
+
+
+def test_q4_judge_sees_the_inputs_from_the_reference_only() -> None:
+    """An answer that echoes a Jacobian of other inputs (here all zero) fails: the judge
+    recomputes J from the reference's W, b, x."""
+    def zeros(W, b, x):
+        return torch.zeros(W.shape, dtype=W.dtype)
+
+    assert fails("q4a-layer-jacobian-tests", {"tanh_layer_jacobian": zeros})
+
+
+@pytest.mark.parametrize("grade_id", list(CORRECT))
+def test_q4_reference_passes_for_more_seeds(grade_id: str) -> None:
+    ns = reference_namespace(grade_id)
+    for seed in range(2, 12):
+        assert LAB.passes(grade_id, ns, ns, seed), seed
+
+
+# --------------------------------------------------------------------------------------------
+# Visible checks: the correct answers pass them, the obvious wrong ones are stopped there
+
+
+def _visible(grade_id: str, namespace: dict[str, Any]) -> None:
+    LAB.run_visible(grade_id, {**_base_namespace(), **namespace})
+
+
+@pytest.mark.parametrize(("grade_id", "fn"), _q4_cases(CORRECT))
+def test_q4_correct_answers_pass_the_visible_checks(grade_id: str, fn: Any) -> None:
+    _visible(grade_id, {_Q4_NAME[grade_id]: fn})
+
+
+@pytest.mark.parametrize(
+    ("grade_id", "fn"),
+    [c for c in _q4_cases(MUTATIONS) if c.values[1] is not vjp_changes_v_in_place],
+)
+def test_q4_visible_checks_reject_the_wrong_values(grade_id: str, fn: Any) -> None:
+    with pytest.raises(Exception):  # noqa: B017 - a failed check or the error the answer raises
+        _visible(grade_id, {_Q4_NAME[grade_id]: fn})
+
+
+_DUAL_WRONG = {
+    "rsub-sign": {"__rsub__": lambda self, o: self - o},
+    "product-rule-half": {
+        "__mul__": lambda self, o: type(self)(self.real * type(self).lift(o).real, self.real * type(self).lift(o).dual)
+    },
+    "log-derivative": {"log": lambda self: type(self)(math.log(self.real), self.dual * self.real)},
+}
+
+
+@pytest.mark.parametrize("wrong", list(_DUAL_WRONG))
+def test_dual_visible_checks_reject_wrong_rules(wrong: str) -> None:
+    with pytest.raises(AssertionError):
+        _visible("dual-class-tests", {"Dual": _dual_with(**_DUAL_WRONG[wrong])})
+
+
+@pytest.mark.parametrize("kind", ["no-dedupe", "forward-order", "overwrite"])
+def test_value_visible_checks_reject_wrong_backward(kind: str) -> None:
+    with pytest.raises(AssertionError):
+        _visible("value-class-tests", {"Value": _value_with_backward(kind)})
+
+
+@pytest.mark.parametrize("variant", ["closures-stack", "kahn"])
+def test_value_variants_pass_the_visible_checks(variant: str) -> None:
+    _visible("value-class-tests", {"Value": ValueClosures if variant == "closures-stack" else _value_kahn()})
+
+
+def gd_factorise_no_zero_grad(A: torch.Tensor, rank: int, num_epochs: int = 1000, lr: float = 0.01):
+    """Wrong: never zeroes the gradients, so each step adds up all the earlier gradients."""
+    U = torch.rand(A.shape[0], rank, requires_grad=True)
+    V = torch.rand(A.shape[1], rank, requires_grad=True)
+    for _ in range(num_epochs):
+        ((A - U @ V.T) ** 2).sum().backward()
+        with torch.no_grad():
+            U -= lr * U.grad
+            V -= lr * V.grad
+    return U.detach(), V.detach()
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [gd_factorise_mean_loss, gd_factorise_attached, gd_factorise_fixed_lr, gd_factorise_fixed_epochs,
+     gd_factorise_no_zero_grad, gd_factorise_randn],
+)
+def test_factorise_visible_checks_reject_wrong_answers(fn: Any) -> None:
+    with pytest.raises(AssertionError):
+        _visible("q1-gd-factorise-ad-tests", {"gd_factorise_ad": fn})
+
+
+def test_factorise_no_zero_grad_fails_the_hidden_test_too() -> None:
+    assert fails("q1-gd-factorise-ad-tests", {"gd_factorise_ad": gd_factorise_no_zero_grad})
+
+
+@pytest.mark.parametrize("fn", [gd_factorise_optim, gd_factorise_grad])
+def test_factorise_variants_pass_the_visible_checks(fn: Any) -> None:
+    _visible("q1-gd-factorise-ad-tests", {"gd_factorise_ad": fn})
+
+
+def test_iris_visible_checks_reject_wrong_losses() -> None:
+    losses = _iris_losses()
+    _visible("q2a-iris-losses-tests", {"iris_loss_gd": losses["gd"], "iris_loss_svd": losses["svd"]})
+    for gd, svd in [
+        (losses["gd"], losses["svd_uncentred"]),
+        (losses["rank1"], losses["svd"]),
+        (0.5 * losses["svd"], losses["svd"]),
+    ]:
+        with pytest.raises(AssertionError):
+            _visible("q2a-iris-losses-tests", {"iris_loss_gd": gd, "iris_loss_svd": svd})
+
+
+@pytest.mark.parametrize("fn", [mlp_forward_wrong, mlp_forward_no_relu])
+def test_mlp_forward_visible_checks_reject_wrong_answers(fn: Any) -> None:
+    with pytest.raises(AssertionError):
+        _visible("q3a-mlp-forward-tests", {"mlp_forward": fn})
+
+
+def train_mlp_ascent(X: torch.Tensor, y: torch.Tensor, num_epochs: int = 100, lr: float = 0.01) -> dict:
+    """Wrong: steps up the gradient."""
+    params = {"W1": torch.randn(4, 12), "b1": torch.zeros(()), "W2": torch.randn(12, 3), "b2": torch.zeros(())}
+    params = {k: v.requires_grad_() for k, v in params.items()}
+    for _ in range(num_epochs):
+        loss = F.cross_entropy(torch.relu(X @ params["W1"] + params["b1"]) @ params["W2"] + params["b2"], y)
+        grads = torch.autograd.grad(loss, list(params.values()))
+        with torch.no_grad():
+            for p, g in zip(params.values(), grads):
+                p += lr * g
+    return params
+
+
+@pytest.mark.parametrize("fn", [train_mlp_ascent, train_mlp_vector_bias])
+def test_train_mlp_visible_checks_reject_wrong_answers(fn: Any) -> None:
+    ns = {"train_mlp": fn, "mlp_forward": reference("q3a-mlp-forward")["mlp_forward"]}
+    with pytest.raises(AssertionError):
+        _visible("q3b-train-mlp-tests", ns)
+
+
+def test_train_mlp_variant_passes_the_visible_checks() -> None:
+    _visible("q3b-train-mlp-tests", {"train_mlp": train_mlp_optim, "mlp_forward": reference("q3a-mlp-forward")["mlp_forward"]})
+
+
+# --------------------------------------------------------------------------------------------
+# The notebook's frame: wording, timing line, self-checks, what to try next
+
+
+def test_wording_timing_line_and_what_to_try_next() -> None:
+    import re
+
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert not re.search(r"\bmarks?\b", text), "use 'points', not 'marks'"
+    titles = re.findall(r"^### Question (\d+): .+ \((\d+) points?\)$", text, flags=re.M)
+    assert [t[0] for t in titles] == ["1", "2", "3", "4"]
+    assert sum(int(t[1]) for t in titles) == 20 - 4  # plus the 4 points of Exercises 1 and 2
+    assert "How long it takes" in nb.cells[1].source and "COURSE_FAST=1" in nb.cells[1].source
+    headings = [c.source.splitlines()[0] for c in nb.cells if c.cell_type == "markdown"]
+    assert headings.index("## What to try next") > headings.index("## Problem sheet")
+    try_next = next(c.source for c in nb.cells if c.source.startswith("## What to try next"))
+    assert 3 <= len(re.findall(r"^\d\. ", try_next, flags=re.M)) <= 5
+
+
+def test_every_check_label_is_in_the_summary_in_order() -> None:
+    import re
+
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    labels = [label for c in nb.cells if c.cell_type == "code"
+              for label in re.findall(r'with (?:question|exercise)\("([^"]+)"\)', c.source)]
+    last = [c for c in nb.cells if c.cell_type == "code"][-1].source
+    assert "summary(" in last
+    assert re.findall(r'^        "([^"]+)",$', last, flags=re.M) == labels
+    graded_tests = [c.metadata["nbgrader"]["grade_id"] for c in nb.cells
+                    if c.metadata.get("nbgrader", {}).get("grade") and not c.metadata["nbgrader"].get("solution")]
+    assert len(labels) == len(graded_tests) == len(AUTOGRADED)
+
+
+def test_concept_figure_draws_the_reference_value_graph() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from course_utils.concepts.autodiff import draw_computation_graph, graph_nodes
+
+    Value = reference("value-class")["Value"]
+    x, y = Value(0.5), Value(2.0)
+    out = (x * y + x.sin()) / (y**2 + 1) - (x / y).exp()
+    out.backward()
+    fig = draw_computation_graph(out, names={"x": x, "y": y})
+    drawn = [t.get_text() for t in fig.findobj(matplotlib.text.Text)]
+    assert {"x", "y", "sin", "exp", "/", "neg"} <= set(drawn)
+    assert f"grad {x.grad:.4g}" in drawn
+    assert len(graph_nodes(out)) == sum(1 for p in fig.axes[0].patches if type(p).__name__ == "FancyBboxPatch")

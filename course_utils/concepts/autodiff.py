@@ -130,8 +130,8 @@ def draw_computation_graph(
         for j, node in enumerate(column):
             row[id(node)] = offset + j
 
-    box_w, box_h, dx, dy = 1.5, 0.78, 2.4, 1.15
-    fig = Figure(figsize=(max(4.5, 1.0 + 2.0 * (depth + 1)), max(2.8, 0.6 + 1.05 * height)))
+    box_w, box_h, dx, dy = 1.5, 0.78, 2.7, 1.15
+    fig = Figure(figsize=(max(4.5, 1.0 + 2.2 * (depth + 1)), max(2.8, 0.6 + 1.05 * height)))
     ax = fig.add_subplot()
     ax.set_xlim(-1.0, depth * dx + 1.0)
     ax.set_ylim(-0.8 - (height - 1) * dy, 0.8)
@@ -148,9 +148,13 @@ def draw_computation_graph(
                                          mutation_scale=12, color="dimgrey", linewidth=1.1,
                                          shrinkA=2, shrinkB=2))
             if show_local and local is not None:
-                t = 0.62
-                ax.text(x0 + box_w / 2 + t * (x1 - x0 - box_w), y0 + t * (y1 - y0) + 0.08,
-                        f"\u2202={_number(local)}", fontsize=7, color="dimgrey", ha="center", va="bottom")
+                # in the middle of the first gap between columns, so an arrow that skips layers
+                # is labelled before it passes behind other boxes
+                t = 0.5 * (dx - box_w) / (x1 - x0 - box_w)
+                ax.text(x0 + box_w / 2 + t * (x1 - x0 - box_w), y0 + t * (y1 - y0),
+                        f"\u2202={_number(local)}", fontsize=7, color="dimgrey", ha="center", va="center",
+                        zorder=2.5, bbox={"boxstyle": "round,pad=0.1", "facecolor": "white", "edgecolor": "none",
+                                          "alpha": 0.85})
 
     for node in nodes:
         x, y = centre(node)
@@ -158,13 +162,13 @@ def draw_computation_graph(
         colour = _ROOT if node is root else (_INNER if inputs else _LEAF)
         ax.add_patch(FancyBboxPatch((x - box_w / 2, y - box_h / 2), box_w, box_h,
                                     boxstyle="round,pad=0.02,rounding_size=0.1", facecolor=colour,
-                                    edgecolor="black", linewidth=1.0))
+                                    edgecolor="black", linewidth=1.0, zorder=3))
         op = getattr(node, "op", "") or ""
         head = label_of.get(id(node), "")
-        head = f"{head} = {op}" if head and op else (head or op or ("input" if not inputs else ""))
-        ax.text(x, y + 0.2, head, ha="center", va="center", fontsize=9, fontweight="bold")
-        ax.text(x, y - 0.02, f"data {_number(node.data)}", ha="center", va="center", fontsize=8)
-        ax.text(x, y - 0.22, f"grad {_number(node.grad)}", ha="center", va="center", fontsize=8, color=_GRAD)
+        head = f"{head} = {op}" if head and op else (head or op or ("leaf" if not inputs else ""))
+        ax.text(x, y + 0.2, head, ha="center", va="center", fontsize=9, fontweight="bold", zorder=4)
+        ax.text(x, y - 0.02, f"data {_number(node.data)}", ha="center", va="center", fontsize=8, zorder=4)
+        ax.text(x, y - 0.22, f"grad {_number(node.grad)}", ha="center", va="center", fontsize=8, color=_GRAD, zorder=4)
 
     ax.set_title(title, fontsize=10)
     fig.text(0.5, 0.01, "arrows: forward pass, input \u2192 result, labelled \u2202 = local derivative;  "
