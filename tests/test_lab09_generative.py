@@ -12,6 +12,8 @@ from __future__ import annotations
 import copy
 import functools
 import math
+import re
+import textwrap
 
 import numpy as np
 import pytest
@@ -280,7 +282,7 @@ def q_sample_in_place(x0, t, noise, schedule):
     return x0.mul_(alpha_bar.sqrt()).add_((1 - alpha_bar).sqrt() * noise)
 
 
-# ------------------------------------------------------------ question 4: one sampling step
+# ------------------------------------------------------------ question 5: one sampling step
 
 
 def _coefficients(schedule, t):
@@ -288,13 +290,34 @@ def _coefficients(schedule, t):
     return (schedule.betas[t].view(shape), schedule.alphas[t].view(shape), schedule.alpha_bars[t].view(shape))
 
 
-def p_step_via_x0(model, x_t, t, schedule, generator):
+def _mean(eps, x_t, t, schedule, clip_x0=False, variant=None):
+    """The step's mean, plain or from the clipped x0_hat (or a known mistake's, by `variant`)."""
+    beta, alpha, alpha_bar = _coefficients(schedule, t)
+    plain = (x_t - beta / torch.sqrt(1 - alpha_bar) * eps) / torch.sqrt(alpha)
+    if not clip_x0 and variant != "always":
+        return plain
+    if variant == "output":
+        return plain.clamp(-1, 1)
+    if variant == "wrap":
+        previous = schedule.alpha_bars[t - 1].view(-1, 1, 1, 1)
+    elif variant == "same":
+        previous = alpha_bar
+    else:
+        previous = torch.cat([torch.ones(1), schedule.alpha_bars])[t].view(-1, 1, 1, 1)
+    x0_hat = (x_t - torch.sqrt(1 - alpha_bar) * eps) / torch.sqrt(alpha_bar)
+    x0_hat = x0_hat.clamp(0, 1) if variant == "unit" else x0_hat.clamp(-1, 1)
+    return torch.sqrt(previous) * beta / (1 - alpha_bar) * x0_hat + torch.sqrt(alpha) * (1 - previous) / (1 - alpha_bar) * x_t
+
+
+def p_step_via_x0(model, x_t, t, schedule, generator, clip_x0=False):
     """The same mean written as the posterior mean of q(x_{t-1} | x_t, x0) at the predicted x0."""
     with torch.no_grad():
         eps = model(x_t, t)
     beta, alpha, alpha_bar = _coefficients(schedule, t)
     previous = torch.cat([torch.ones(1, dtype=schedule.alpha_bars.dtype), schedule.alpha_bars])[t].view(-1, 1, 1, 1)
     x0_hat = (x_t - torch.sqrt(1 - alpha_bar) * eps) / torch.sqrt(alpha_bar)
+    if clip_x0:
+        x0_hat = torch.clamp(x0_hat, min=-1.0, max=1.0)
     mean = (torch.sqrt(previous) * beta / (1 - alpha_bar)) * x0_hat + (
         torch.sqrt(alpha) * (1 - previous) / (1 - alpha_bar)
     ) * x_t
@@ -302,19 +325,25 @@ def p_step_via_x0(model, x_t, t, schedule, generator):
     return torch.where((t > 0).view(-1, 1, 1, 1), mean + torch.sqrt(beta) * z, mean)
 
 
-def p_step_loop(model, x_t, t, schedule, generator):
+def p_step_loop(model, x_t, t, schedule, generator, clip_x0=False):
     """Per image, with the noise drawn in one go and detached afterwards."""
     eps = model(x_t, t).detach()
     z = torch.randn(x_t.shape, generator=generator)
     out = []
     for i, step in enumerate(t.tolist()):
         beta, alpha, alpha_bar = (float(v[step]) for v in (schedule.betas, schedule.alphas, schedule.alpha_bars))
-        mean = (x_t[i] - beta / math.sqrt(1 - alpha_bar) * eps[i]) / math.sqrt(alpha)
+        if clip_x0:
+            previous = float(schedule.alpha_bars[step - 1]) if step > 0 else 1.0
+            x0_hat = ((x_t[i] - math.sqrt(1 - alpha_bar) * eps[i]) / math.sqrt(alpha_bar)).clamp(-1, 1)
+            mean = (math.sqrt(previous) * beta * x0_hat + math.sqrt(alpha) * (1 - previous) * x_t[i]) / (1 - alpha_bar)
+        else:
+            mean = (x_t[i] - beta / math.sqrt(1 - alpha_bar) * eps[i]) / math.sqrt(alpha)
         out.append(mean + math.sqrt(beta) * z[i] if step > 0 else mean)
     return torch.stack(out)
 
 
-def _p_step(model, x_t, t, schedule, generator, variance="beta", noise_at_zero=False, draw=None, grad=False):
+def _p_step(model, x_t, t, schedule, generator, variance="beta", noise_at_zero=False, draw=None, grad=False,
+            clip_x0=False, clip_variant=None):
     """Building block for wrong answers."""
     if grad:
         eps = model(x_t, t)
@@ -322,7 +351,7 @@ def _p_step(model, x_t, t, schedule, generator, variance="beta", noise_at_zero=F
         with torch.no_grad():
             eps = model(x_t, t)
     beta, alpha, alpha_bar = _coefficients(schedule, t)
-    mean = (x_t - beta / torch.sqrt(1 - alpha_bar) * eps) / torch.sqrt(alpha)
+    mean = _mean(eps, x_t, t, schedule, clip_x0, clip_variant)
     if variance == "posterior":
         previous = torch.cat([torch.ones(1), schedule.alpha_bars])[t].view(-1, 1, 1, 1)
         variance_t = beta * (1 - previous) / (1 - alpha_bar)
@@ -333,33 +362,33 @@ def _p_step(model, x_t, t, schedule, generator, variance="beta", noise_at_zero=F
     return mean + mask.view(-1, 1, 1, 1) * torch.sqrt(variance_t) * z
 
 
-def p_step_posterior_variance(model, x_t, t, schedule, generator):
-    return _p_step(model, x_t, t, schedule, generator, variance="posterior")
+def p_step_posterior_variance(model, x_t, t, schedule, generator, clip_x0=False):
+    return _p_step(model, x_t, t, schedule, generator, clip_x0=clip_x0, variance="posterior")
 
 
-def p_step_noise_at_zero(model, x_t, t, schedule, generator):
-    return _p_step(model, x_t, t, schedule, generator, noise_at_zero=True)
+def p_step_noise_at_zero(model, x_t, t, schedule, generator, clip_x0=False):
+    return _p_step(model, x_t, t, schedule, generator, clip_x0=clip_x0, noise_at_zero=True)
 
 
-def p_step_global_rng(model, x_t, t, schedule, generator):
-    return _p_step(model, x_t, t, schedule, generator, draw=torch.randn_like)
+def p_step_global_rng(model, x_t, t, schedule, generator, clip_x0=False):
+    return _p_step(model, x_t, t, schedule, generator, clip_x0=clip_x0, draw=torch.randn_like)
 
 
-def p_step_shared_noise(model, x_t, t, schedule, generator):
-    return _p_step(model, x_t, t, schedule, generator,
+def p_step_shared_noise(model, x_t, t, schedule, generator, clip_x0=False):
+    return _p_step(model, x_t, t, schedule, generator, clip_x0=clip_x0,
                    draw=lambda x: torch.randn((1, *x.shape[1:]), generator=generator).expand_as(x))
 
 
-def p_step_one_noise_per_image(model, x_t, t, schedule, generator):
-    return _p_step(model, x_t, t, schedule, generator,
+def p_step_one_noise_per_image(model, x_t, t, schedule, generator, clip_x0=False):
+    return _p_step(model, x_t, t, schedule, generator, clip_x0=clip_x0,
                    draw=lambda x: torch.randn((len(x), 1, 1, 1), generator=generator).expand_as(x))
 
 
-def p_step_keeps_graph(model, x_t, t, schedule, generator):
-    return _p_step(model, x_t, t, schedule, generator, grad=True)
+def p_step_keeps_graph(model, x_t, t, schedule, generator, clip_x0=False):
+    return _p_step(model, x_t, t, schedule, generator, clip_x0=clip_x0, grad=True)
 
 
-def p_step_alpha_bar_in_front(model, x_t, t, schedule, generator):
+def p_step_alpha_bar_in_front(model, x_t, t, schedule, generator, clip_x0=False):
     with torch.no_grad():
         eps = model(x_t, t)
     beta, _, alpha_bar = _coefficients(schedule, t)
@@ -368,7 +397,7 @@ def p_step_alpha_bar_in_front(model, x_t, t, schedule, generator):
     return mean + (t > 0).view(-1, 1, 1, 1) * torch.sqrt(beta) * z
 
 
-def p_step_wrong_noise_coefficient(model, x_t, t, schedule, generator):
+def p_step_wrong_noise_coefficient(model, x_t, t, schedule, generator, clip_x0=False):
     with torch.no_grad():
         eps = model(x_t, t)
     beta, alpha, alpha_bar = _coefficients(schedule, t)
@@ -377,7 +406,7 @@ def p_step_wrong_noise_coefficient(model, x_t, t, schedule, generator):
     return mean + (t > 0).view(-1, 1, 1, 1) * torch.sqrt(beta) * z
 
 
-def p_step_first_t_only(model, x_t, t, schedule, generator):
+def p_step_first_t_only(model, x_t, t, schedule, generator, clip_x0=False):
     """Assumes every image has the same step."""
     with torch.no_grad():
         eps = model(x_t, t)
@@ -389,7 +418,7 @@ def p_step_first_t_only(model, x_t, t, schedule, generator):
     return mean + torch.sqrt(beta) * torch.randn(x_t.shape, generator=generator)
 
 
-def p_step_model_gets_t_plus_one(model, x_t, t, schedule, generator):
+def p_step_model_gets_t_plus_one(model, x_t, t, schedule, generator, clip_x0=False):
     with torch.no_grad():
         eps = model(x_t, t + 1)
     beta, alpha, alpha_bar = _coefficients(schedule, t)
@@ -472,28 +501,197 @@ def q_sample_next_step(x0, t, noise, schedule):
     return alpha_bar.sqrt() * x0 + (1 - alpha_bar).sqrt() * noise
 
 
-def p_step_noise_in_float64(model, x_t, t, schedule, generator):
+def p_step_noise_in_float64(model, x_t, t, schedule, generator, clip_x0=False):
     """Correct, with other random numbers: z drawn in float64 (another stream of the generator)."""
     with torch.no_grad():
         eps = model(x_t, t)
     beta, alpha, alpha_bar = _coefficients(schedule, t)
-    mean = (x_t - beta / torch.sqrt(1 - alpha_bar) * eps) / torch.sqrt(alpha)
+    mean = _mean(eps, x_t, t, schedule, clip_x0)
     z = torch.randn(x_t.shape, generator=generator, dtype=torch.float64).to(x_t.dtype)
     return mean + (t > 0).to(x_t.dtype).view(-1, 1, 1, 1) * beta.sqrt() * z
 
 
-def p_step_same_seed(model, x_t, t, schedule, generator):
+def p_step_clip_ignored(model, x_t, t, schedule, generator, clip_x0=False):
+    """Wrong: clip_x0 is accepted but never used."""
+    return _p_step(model, x_t, t, schedule, generator)
+
+
+def p_step_always_clips(model, x_t, t, schedule, generator, clip_x0=False):
+    return _p_step(model, x_t, t, schedule, generator, clip_variant="always")
+
+
+def p_step_clip_wraps(model, x_t, t, schedule, generator, clip_x0=False):
+    """Wrong: alpha_bars[t - 1] at t = 0 is the last entry."""
+    return _p_step(model, x_t, t, schedule, generator, clip_x0=clip_x0, clip_variant="wrap")
+
+
+def p_step_clip_same_alpha_bar(model, x_t, t, schedule, generator, clip_x0=False):
+    return _p_step(model, x_t, t, schedule, generator, clip_x0=clip_x0, clip_variant="same")
+
+
+def p_step_clip_unit(model, x_t, t, schedule, generator, clip_x0=False):
+    return _p_step(model, x_t, t, schedule, generator, clip_x0=clip_x0, clip_variant="unit")
+
+
+def p_step_clip_output(model, x_t, t, schedule, generator, clip_x0=False):
+    return _p_step(model, x_t, t, schedule, generator, clip_x0=clip_x0, clip_variant="output")
+
+
+def p_step_same_seed(model, x_t, t, schedule, generator, clip_x0=False):
     """Wrong: a fixed generator of its own, the same noise whatever generator is given."""
-    return _p_step(model, x_t, t, schedule, torch.Generator().manual_seed(0))
+    return _p_step(model, x_t, t, schedule, torch.Generator().manual_seed(0), clip_x0=clip_x0)
 
 
-REFERENCE_ANSWERS = {
-    "q1a-discriminator-loss-tests": ("q1a-discriminator-loss", "discriminator_loss"),
-    "q1b-generator-loss-tests": ("q1b-generator-loss", "generator_loss"),
-    "q2a-linear-schedule-tests": ("q2a-linear-schedule", "linear_beta_schedule"),
-    "q2b-cosine-schedule-tests": ("q2b-cosine-schedule", "cosine_beta_schedule"),
-    "q3-q-sample-tests": ("q3-q-sample", "q_sample"),
-    "q4-p-sample-step-tests": ("q4-p-sample-step", "p_sample_step"),
+class NotebookAnswer:
+    """An answer as notebook source, defined inside the namespace it is tested in, so that the names it uses
+    (q_sample, p_sample_step) are that namespace's, as in a student's kernel."""
+
+    def __init__(self, source: str):
+        self.source = textwrap.dedent(source)
+        self.__name__ = re.search(r"def (\w+)", self.source).group(1)
+
+
+def answer(source: str) -> NotebookAnswer:
+    return NotebookAnswer(source)
+
+
+# ------------------------------------------------------------ question 4: the training loss
+
+loss_noise_first = answer("""
+def loss_noise_first(model, x0, schedule, generator):
+    # Correct: the noise drawn before the steps, torch.randint with its high only
+    noise = torch.randn(x0.shape, generator=generator, dtype=x0.dtype)
+    t = torch.randint(schedule.steps, (x0.shape[0],), generator=generator)
+    return ((model(q_sample(x0, t, noise, schedule), t) - noise) ** 2).mean()
+""")
+loss_rand_floor = answer("""
+def loss_rand_floor(model, x0, schedule, generator):
+    # Correct: steps as floor(T u), noise with normal_, per-image means averaged
+    T = len(schedule.betas)
+    t = (torch.rand(len(x0), generator=generator) * T).long().clamp(max=T - 1)
+    noise = torch.empty_like(x0).normal_(generator=generator)
+    per_image = F.mse_loss(model(q_sample(x0, t, noise, schedule), t), noise, reduction="none").flatten(1).mean(1)
+    return per_image.mean()
+""")
+loss_float64 = answer("""
+def loss_float64(model, x0, schedule, generator):
+    # Correct: the squared error summed in float64 and divided by the number of elements
+    t = torch.randint(0, schedule.steps, (len(x0),), generator=generator)
+    noise = torch.randn(x0.shape, generator=generator)
+    diff = model(q_sample(x0, t, noise, schedule), t).double() - noise.double()
+    return diff.pow(2).sum() / diff.numel()
+""")
+
+
+def _loss(name, t_line="t = torch.randint(0, schedule.steps, (len(x0),), generator=generator)",
+          noise_line="noise = torch.randn(x0.shape, generator=generator)",
+          x_line="x_t = q_sample(x0, t, noise, schedule)", model_line="out = model(x_t, t)",
+          return_line="return F.mse_loss(out, noise)") -> NotebookAnswer:
+    """A wrong ddpm_loss: the reference with one line replaced."""
+    lines = [f"def {name}(model, x0, schedule, generator):", "    T = schedule.steps", f"    {t_line}",
+             f"    {noise_line}", f"    {x_line}", f"    {model_line}", f"    {return_line}"]
+    return answer("\n".join(lines))
+
+
+loss_t_from_one = _loss("loss_t_from_one", t_line="t = torch.randint(1, T, (len(x0),), generator=generator)")
+loss_t_misses_last = _loss("loss_t_misses_last", t_line="t = torch.randint(0, T - 1, (len(x0),), generator=generator)")
+loss_one_t_per_batch = _loss("loss_one_t_per_batch",
+                             t_line="t = torch.randint(0, T, (1,), generator=generator).repeat(len(x0))")
+loss_on_x0 = _loss("loss_on_x0", return_line="return F.mse_loss(out, x0)")
+loss_sum = _loss("loss_sum", return_line="return F.mse_loss(out, noise, reduction='sum')")
+loss_sum_per_image = _loss("loss_sum_per_image", return_line="return ((out - noise) ** 2).flatten(1).sum(1).mean()")
+loss_model_t_plus_one = _loss("loss_model_t_plus_one", model_line="out = model(x_t, (t + 1).clamp(max=T - 1))")
+loss_global_rng = _loss("loss_global_rng", t_line="t = torch.randint(0, T, (len(x0),))",
+                        noise_line="noise = torch.randn_like(x0)")
+loss_own_generator = _loss("loss_own_generator",
+                           t_line="generator = torch.Generator().manual_seed(0); t = torch.randint(0, T, (len(x0),), generator=generator)")
+loss_detached = _loss("loss_detached", return_line="return torch.tensor(F.mse_loss(out, noise).item())")
+loss_l1 = _loss("loss_l1", return_line="return F.l1_loss(out, noise)")
+loss_two_noises = _loss("loss_two_noises",
+                        return_line="return F.mse_loss(out, torch.randn(x0.shape, generator=generator))")
+loss_model_sees_x0 = _loss("loss_model_sees_x0", model_line="out = model(x0, t)")
+loss_shared_noise = _loss("loss_shared_noise",
+                          noise_line="noise = torch.randn((1, *x0.shape[1:]), generator=generator).expand_as(x0)")
+
+
+# ------------------------------------------------------------ question 6: the sampling loop
+
+sample_while = answer("""
+def sample_while(model, shape, schedule, generator, clip_x0=False):
+    # Correct: a while loop, clip_x0 passed by position, the result clamped to the image range
+    x = torch.randn(*shape, generator=generator)
+    step = schedule.steps - 1
+    while step >= 0:
+        x = p_sample_step(model, x, torch.full((shape[0],), step, dtype=torch.long), schedule, generator, clip_x0)
+        step -= 1
+    return x.clamp(-1, 1)
+""")
+sample_arange = answer("""
+def sample_arange(model, shape, schedule, generator, clip_x0=False):
+    # Correct: x_T drawn with normal_ (other random numbers), steps from torch.arange
+    x = torch.empty(shape).normal_(generator=generator)
+    for step in torch.arange(schedule.steps - 1, -1, -1):
+        x = p_sample_step(model, x, step.repeat(shape[0]), schedule, generator, clip_x0=clip_x0)
+    return x
+""")
+sample_float64_start = answer("""
+@torch.no_grad()
+def sample_float64_start(model, shape, schedule, generator, clip_x0=False):
+    # Correct: x_T drawn in float64 (another stream of the generator), T from the betas
+    x = torch.randn(shape, generator=generator, dtype=torch.float64).float()
+    for step in range(len(schedule.betas) - 1, -1, -1):
+        x = p_sample_step(model, x, torch.tensor([step] * shape[0]), schedule, generator, clip_x0=clip_x0)
+    return x
+""")
+
+
+def _sample(name, start="x = torch.randn(shape, generator=generator)", steps="reversed(range(schedule.steps))",
+            t_line="t = torch.full((shape[0],), step, dtype=torch.long)",
+            step_line="x = p_sample_step(model, x, t, schedule, generator, clip_x0=clip_x0)", end="return x"):
+    """A wrong ddpm_sample: the reference with one line replaced."""
+    lines = [f"def {name}(model, shape, schedule, generator, clip_x0=False):", f"    {start}", "    x_T = x",
+             f"    for step in {steps}:", f"        {t_line}", f"        {step_line}", f"    {end}"]
+    return answer("\n".join(lines))
+
+
+sample_forwards = _sample("sample_forwards", steps="range(schedule.steps)")
+sample_one_to_T = _sample("sample_one_to_T", steps="range(schedule.steps, 0, -1)")
+sample_stops_early = _sample("sample_stops_early", steps="range(schedule.steps - 1, 0, -1)")
+sample_extra_noise = _sample("sample_extra_noise",
+                             end="return x + schedule.betas[0].sqrt() * torch.randn(shape, generator=generator)")
+sample_int_step = _sample("sample_int_step", t_line="t = step")
+sample_scalar_step = _sample("sample_scalar_step", t_line="t = torch.tensor(step)")
+sample_ignores_clip = _sample("sample_ignores_clip", step_line="x = p_sample_step(model, x, t, schedule, generator)")
+sample_clip_always = _sample("sample_clip_always",
+                             step_line="x = p_sample_step(model, x, t, schedule, generator, clip_x0=True)")
+sample_own_generator = _sample("sample_own_generator",
+                               start="generator = torch.Generator().manual_seed(0); x = torch.randn(shape, generator=generator)")
+sample_global_x_T = _sample("sample_global_x_T", start="x = torch.randn(shape)")
+sample_no_feedback = _sample("sample_no_feedback",
+                             step_line="x = p_sample_step(model, x_T, t, schedule, generator, clip_x0=clip_x0)")
+sample_returns_x_T = _sample("sample_returns_x_T", end="return x_T")
+sample_uniform_start = _sample("sample_uniform_start", start="x = torch.rand(shape, generator=generator) * 2 - 1")
+
+
+SHEET_ANSWERS = {  # answer cell -> the name it defines
+    "q1a-discriminator-loss": "discriminator_loss",
+    "q1b-generator-loss": "generator_loss",
+    "q2a-linear-schedule": "linear_beta_schedule",
+    "q2b-cosine-schedule": "cosine_beta_schedule",
+    "q3-q-sample": "q_sample",
+    "q4-ddpm-loss": "ddpm_loss",
+    "q5-p-sample-step": "p_sample_step",
+    "q6-ddpm-sample": "ddpm_sample",
+}
+
+REFERENCE_ANSWERS = {  # test cell -> the names it judges (question 2 judges two functions)
+    "q1a-discriminator-loss-tests": ("discriminator_loss",),
+    "q1b-generator-loss-tests": ("generator_loss",),
+    "q2-schedules-tests": ("linear_beta_schedule", "cosine_beta_schedule"),
+    "q3-q-sample-tests": ("q_sample",),
+    "q4-ddpm-loss-tests": ("ddpm_loss",),
+    "q5-p-sample-step-tests": ("p_sample_step",),
+    "q6-ddpm-sample-tests": ("ddpm_sample",),
 }
 
 WRONG = {  # grade id -> typical wrong answers, each must lose the question's points
@@ -502,8 +700,8 @@ WRONG = {  # grade id -> typical wrong answers, each must lose the question's po
         d_loss_detached, d_loss_sums, d_loss_swapped_targets, d_loss_float64_result,
     ],
     "q1b-generator-loss-tests": [g_loss_minimax, g_loss_naive, g_loss_sum, g_loss_wrong_sign, g_loss_detached],
-    "q2a-linear-schedule-tests": [linear_float32, linear_one_too_many, linear_reversed, linear_ignores_ends],
-    "q2b-cosine-schedule-tests": [
+    "q2-schedules-tests": [
+        linear_float32, linear_one_too_many, linear_reversed, linear_ignores_ends,
         cosine_unclipped, cosine_clipped_below_too, cosine_without_offset, cosine_float32, cosine_t_points,
         cosine_ignores_s,
     ],
@@ -511,34 +709,70 @@ WRONG = {  # grade id -> typical wrong answers, each must lose the question's po
         q_sample_alphas, q_sample_no_sqrt, q_sample_first_step_only, q_sample_off_by_one, q_sample_fresh_noise,
         q_sample_in_place, q_sample_always_float32, q_sample_next_step,
     ],
-    "q4-p-sample-step-tests": [
+    "q4-ddpm-loss-tests": [
+        loss_t_from_one, loss_t_misses_last, loss_one_t_per_batch, loss_on_x0, loss_sum, loss_sum_per_image,
+        loss_model_t_plus_one, loss_global_rng, loss_own_generator, loss_detached, loss_l1, loss_two_noises,
+        loss_model_sees_x0, loss_shared_noise,
+    ],
+    "q5-p-sample-step-tests": [
         p_step_posterior_variance, p_step_noise_at_zero, p_step_global_rng, p_step_shared_noise,
         p_step_one_noise_per_image, p_step_keeps_graph, p_step_alpha_bar_in_front, p_step_wrong_noise_coefficient,
-        p_step_first_t_only, p_step_model_gets_t_plus_one, p_step_same_seed,
+        p_step_first_t_only, p_step_model_gets_t_plus_one, p_step_same_seed, p_step_clip_ignored,
+        p_step_always_clips, p_step_clip_wraps, p_step_clip_same_alpha_bar, p_step_clip_unit, p_step_clip_output,
+    ],
+    "q6-ddpm-sample-tests": [
+        sample_forwards, sample_one_to_T, sample_stops_early, sample_extra_noise, sample_int_step, sample_scalar_step,
+        sample_ignores_clip, sample_clip_always, sample_own_generator, sample_global_x_T, sample_no_feedback,
+        sample_returns_x_T, sample_uniform_start,
     ],
 }
 
 CORRECT = {  # grade id -> correct answers written differently from the reference, each must pass
     "q1a-discriminator-loss-tests": [d_loss_bce, d_loss_softplus, d_loss_float64_inside],
     "q1b-generator-loss-tests": [g_loss_bce, g_loss_softplus, g_loss_float64_inside],
-    "q2a-linear-schedule-tests": [linear_python, linear_numpy, linear_arange],
-    "q2b-cosine-schedule-tests": [cosine_improved_diffusion_style, cosine_numpy_normalised, cosine_torch_minimum],
+    "q2-schedules-tests": [
+        linear_python, linear_numpy, linear_arange,
+        cosine_improved_diffusion_style, cosine_numpy_normalised, cosine_torch_minimum,
+    ],
     "q3-q-sample-tests": [q_sample_gather, q_sample_loop, q_sample_float64_inside],
-    "q4-p-sample-step-tests": [p_step_noise_in_float64, p_step_via_x0, p_step_loop],
+    "q4-ddpm-loss-tests": [loss_noise_first, loss_rand_floor, loss_float64],
+    "q5-p-sample-step-tests": [p_step_noise_in_float64, p_step_via_x0, p_step_loop],
+    "q6-ddpm-sample-tests": [sample_while, sample_arange, sample_float64_start],
 }
 
-STOCHASTIC = ("q4-p-sample-step-tests",)  # the noise is judged by its distribution: checked under 20 seeds
+# Judged by distributions (checked under 20 seeds). Questions 4 and 6 never compare random numbers: the
+# steps and noise of ddpm_loss are recovered from what a stand-in model is given, and ddpm_sample runs
+# with a deterministic stand-in for p_sample_step; so answers that draw in another order pass (CORRECT).
+STOCHASTIC = ("q4-ddpm-loss-tests", "q5-p-sample-step-tests", "q6-ddpm-sample-tests")
 
 
-def _answer_namespace(grade_id: str, answer) -> dict:
-    """The notebook's imports and given helpers with `answer` under the name the question asks for."""
+def sheet_namespace() -> dict:
+    """Imports, given helpers and every reference answer of the problem sheet."""
     namespace = base_namespace()
-    namespace[REFERENCE_ANSWERS[grade_id][1]] = answer
+    for answer_id in SHEET_ANSWERS:
+        run_source(LAB.source(answer_id), namespace, f"<{answer_id}>")
+    return namespace
+
+
+def _target(grade_id: str, fn) -> str:
+    names = REFERENCE_ANSWERS[grade_id]
+    if len(names) == 1:
+        return names[0]
+    return next(name for name in names if name.startswith(fn.__name__.split("_")[0]))
+
+
+def _answer_namespace(grade_id: str, fn) -> dict:
+    """The notebook's imports, given helpers and reference answers, with `fn` under the name it answers."""
+    namespace = sheet_namespace()
+    if isinstance(fn, NotebookAnswer):
+        run_source(fn.source, namespace, f"<{fn.__name__}>")
+        fn = namespace[fn.__name__]
+    namespace[_target(grade_id, fn)] = fn
     return namespace
 
 
 def _reference_namespace(grade_id: str) -> dict:
-    return _answer_namespace(grade_id, reference(*REFERENCE_ANSWERS[grade_id]))
+    return sheet_namespace()
 
 
 @functools.cache
@@ -560,6 +794,7 @@ def _cases(table: dict) -> list:
 def test_the_lists_are_long_enough():
     assert sum(len(fns) for fns in WRONG.values()) >= 8
     assert all(len(fns) >= 3 for fns in CORRECT.values())
+    assert all(len(fns) >= 5 for fns in WRONG.values())
     assert set(WRONG) == set(CORRECT) == set(REFERENCE_ANSWERS) == {
         gid for gid, cell in LAB.cells.items()
         if cell.cell_type == "code" and cell.metadata["nbgrader"].get("grade") and not cell.metadata["nbgrader"].get("solution")
@@ -617,15 +852,15 @@ def test_correct_answers_pass_the_visible_checks(grade_id, answer):
         ("q1b-generator-loss-tests", g_loss_naive, "logsigmoid"),
         ("q1b-generator-loss-tests", g_loss_sum, "sums over"),
         ("q1b-generator-loss-tests", g_loss_wrong_sign, "sign"),
-        ("q2a-linear-schedule-tests", linear_float32, "float64"),
-        ("q2a-linear-schedule-tests", linear_one_too_many, "/ (T - 1)"),
-        ("q2a-linear-schedule-tests", linear_reversed, "from beta_end to beta_start"),
-        ("q2a-linear-schedule-tests", linear_ignores_ends, "ignored"),
-        ("q2b-cosine-schedule-tests", cosine_unclipped, "clipped at 0.999"),
-        ("q2b-cosine-schedule-tests", cosine_clipped_below_too, "from above only"),
-        ("q2b-cosine-schedule-tests", cosine_without_offset, "offset s"),
-        ("q2b-cosine-schedule-tests", cosine_ignores_s, "offset s"),
-        ("q2b-cosine-schedule-tests", cosine_float32, "float64 throughout"),
+        ("q2-schedules-tests", linear_float32, "float64"),
+        ("q2-schedules-tests", linear_one_too_many, "/ (T - 1)"),
+        ("q2-schedules-tests", linear_reversed, "from beta_end to beta_start"),
+        ("q2-schedules-tests", linear_ignores_ends, "ignored"),
+        ("q2-schedules-tests", cosine_unclipped, "clipped at 0.999"),
+        ("q2-schedules-tests", cosine_clipped_below_too, "from above only"),
+        ("q2-schedules-tests", cosine_without_offset, "offset s"),
+        ("q2-schedules-tests", cosine_ignores_s, "offset s"),
+        ("q2-schedules-tests", cosine_float32, "float64 throughout"),
         ("q3-q-sample-tests", q_sample_alphas, "alphas[t]"),
         ("q3-q-sample-tests", q_sample_no_sqrt, "square roots"),
         ("q3-q-sample-tests", q_sample_first_step_only, "first image's step"),
@@ -634,24 +869,110 @@ def test_correct_answers_pass_the_visible_checks(grade_id, answer):
         ("q3-q-sample-tests", q_sample_fresh_noise, "noise given"),
         ("q3-q-sample-tests", q_sample_in_place, "in place"),
         ("q3-q-sample-tests", q_sample_always_float32, "x0's dtype"),
-        ("q4-p-sample-step-tests", p_step_posterior_variance, "posterior variance"),
-        ("q4-p-sample-step-tests", p_step_noise_at_zero, "t = 0"),
-        ("q4-p-sample-step-tests", p_step_global_rng, "generator"),
-        ("q4-p-sample-step-tests", p_step_same_seed, "seeded differently"),
-        ("q4-p-sample-step-tests", p_step_shared_noise, "image to image"),
-        ("q4-p-sample-step-tests", p_step_one_noise_per_image, "correlated"),
-        ("q4-p-sample-step-tests", p_step_keeps_graph, "no_grad"),
-        ("q4-p-sample-step-tests", p_step_alpha_bar_in_front, "sqrt(alpha_bar_t)"),
-        ("q4-p-sample-step-tests", p_step_wrong_noise_coefficient, "its coefficient"),
-        ("q4-p-sample-step-tests", p_step_first_t_only, "steps may differ"),
-        ("q4-p-sample-step-tests", p_step_model_gets_t_plus_one, "model(x_t, t)"),
+        ("q5-p-sample-step-tests", p_step_posterior_variance, "posterior variance"),
+        ("q5-p-sample-step-tests", p_step_noise_at_zero, "t = 0"),
+        ("q5-p-sample-step-tests", p_step_global_rng, "generator"),
+        ("q5-p-sample-step-tests", p_step_same_seed, "seeded differently"),
+        ("q5-p-sample-step-tests", p_step_shared_noise, "image to image"),
+        ("q5-p-sample-step-tests", p_step_one_noise_per_image, "correlated"),
+        ("q5-p-sample-step-tests", p_step_keeps_graph, "no_grad"),
+        ("q5-p-sample-step-tests", p_step_alpha_bar_in_front, "sqrt(alpha_bar_t)"),
+        ("q5-p-sample-step-tests", p_step_wrong_noise_coefficient, "its coefficient"),
+        ("q5-p-sample-step-tests", p_step_first_t_only, "steps may differ"),
+        ("q5-p-sample-step-tests", p_step_model_gets_t_plus_one, "model(x_t, t)"),
+        ("q5-p-sample-step-tests", p_step_clip_ignored, "changed nothing"),
+        ("q5-p-sample-step-tests", p_step_always_clips, "although clip_x0 is False"),
+        ("q5-p-sample-step-tests", p_step_clip_wraps, "wraps around"),
+        ("q5-p-sample-step-tests", p_step_clip_same_alpha_bar, "instead of t - 1"),
+        ("q5-p-sample-step-tests", p_step_clip_unit, "[0, 1]"),
+        ("q5-p-sample-step-tests", p_step_clip_output, "the mean is clamped"),
+        ("q4-ddpm-loss-tests", loss_t_from_one, "t is never 0"),
+        ("q4-ddpm-loss-tests", loss_t_misses_last, "t is never T-1"),
+        ("q4-ddpm-loss-tests", loss_one_t_per_batch, "one step per image"),
+        ("q4-ddpm-loss-tests", loss_on_x0, "predicts the noise"),
+        ("q4-ddpm-loss-tests", loss_sum, "take the mean"),
+        ("q4-ddpm-loss-tests", loss_sum_per_image, "each image's pixels"),
+        ("q4-ddpm-loss-tests", loss_model_t_plus_one, "same t"),
+        ("q4-ddpm-loss-tests", loss_global_rng, "seeded alike"),
+        ("q4-ddpm-loss-tests", loss_own_generator, "generator given"),
+        ("q4-ddpm-loss-tests", loss_detached, "differentiated"),
+        ("q4-ddpm-loss-tests", loss_l1, "square the differences"),
+        ("q4-ddpm-loss-tests", loss_two_noises, "same noise"),
+        ("q4-ddpm-loss-tests", loss_model_sees_x0, "clean x0"),
+        ("q4-ddpm-loss-tests", loss_shared_noise, "same for every image"),
+        ("q6-ddpm-sample-tests", sample_forwards, "runs forwards"),
+        ("q6-ddpm-sample-tests", sample_one_to_T, "from T down to 1"),
+        ("q6-ddpm-sample-tests", sample_stops_early, "stops before t = 0"),
+        ("q6-ddpm-sample-tests", sample_extra_noise, "as it is"),
+        ("q6-ddpm-sample-tests", sample_int_step, "1-D tensor"),
+        ("q6-ddpm-sample-tests", sample_scalar_step, "1-D tensor"),
+        ("q6-ddpm-sample-tests", sample_ignores_clip, "pass clip_x0 on"),
+        ("q6-ddpm-sample-tests", sample_clip_always, "pass clip_x0 on"),
+        ("q6-ddpm-sample-tests", sample_own_generator, "generator given"),
+        ("q6-ddpm-sample-tests", sample_global_x_T, "seeded alike"),
+        ("q6-ddpm-sample-tests", sample_no_feedback, "feed each step's output"),
+        ("q6-ddpm-sample-tests", sample_returns_x_T, "as it is"),
+        ("q6-ddpm-sample-tests", sample_uniform_start, "standard normal"),
     ],
-    ids=lambda value: getattr(value, "__name__", None) if callable(value) else None,
+    ids=lambda value: getattr(value, "__name__", None) if callable(value) or isinstance(value, NotebookAnswer) else None,
 )
 def test_judges_name_the_mistake(grade_id, answer, words):
     verdict = _verdict(grade_id, answer, seed=3)
     assert not verdict.passed
     assert words in verdict.message, verdict.message
+
+
+@pytest.mark.parametrize(
+    ("grade_id", "answer"),
+    [
+        ("q1a-discriminator-loss-tests", d_loss_sums),
+        ("q1a-discriminator-loss-tests", d_loss_pooled),
+        ("q1b-generator-loss-tests", g_loss_sum),
+        ("q1b-generator-loss-tests", g_loss_minimax),
+        ("q2-schedules-tests", linear_reversed),
+        ("q2-schedules-tests", linear_one_too_many),
+        ("q2-schedules-tests", cosine_unclipped),
+        ("q2-schedules-tests", cosine_without_offset),
+        ("q3-q-sample-tests", q_sample_no_sqrt),
+        ("q3-q-sample-tests", q_sample_alphas),
+        ("q4-ddpm-loss-tests", loss_on_x0),
+        ("q4-ddpm-loss-tests", loss_t_from_one),
+        ("q4-ddpm-loss-tests", loss_t_misses_last),
+        ("q4-ddpm-loss-tests", loss_sum),
+        ("q4-ddpm-loss-tests", loss_detached),
+        ("q5-p-sample-step-tests", p_step_noise_at_zero),
+        ("q5-p-sample-step-tests", p_step_clip_wraps),
+        ("q5-p-sample-step-tests", p_step_clip_ignored),
+        ("q5-p-sample-step-tests", p_step_always_clips),
+        ("q6-ddpm-sample-tests", sample_forwards),
+        ("q6-ddpm-sample-tests", sample_stops_early),
+        ("q6-ddpm-sample-tests", sample_extra_noise),
+        ("q6-ddpm-sample-tests", sample_global_x_T),
+        ("q6-ddpm-sample-tests", sample_ignores_clip),
+    ],
+    ids=lambda value: getattr(value, "__name__", None),
+)
+def test_visible_checks_reject_obvious_wrong_answers(grade_id, answer):
+    with pytest.raises(Exception):  # noqa: B017 - a CheckFailed, or the error the wrong answer runs into
+        LAB.run_visible(grade_id, _answer_namespace(grade_id, answer))
+
+
+def test_the_sampling_probe_puts_the_students_p_sample_step_back():
+    """The probe swaps in a stand-in for p_sample_step while ddpm_sample runs; afterwards the kernel's own
+    function must be back, also when ddpm_sample fails."""
+    ns = sheet_namespace()
+    mine = ns["p_sample_step"]
+    assert LAB.probe("q6-ddpm-sample-tests", ns, 0).ok
+    assert ns["p_sample_step"] is mine
+
+    def broken(model, shape, schedule, generator, clip_x0=False):
+        p_sample_step(model, torch.zeros(shape), torch.zeros(shape[0], dtype=torch.long), schedule, generator)  # noqa: F821
+        raise RuntimeError("broken")
+
+    ns = _answer_namespace("q6-ddpm-sample-tests", broken)
+    # `broken` is defined in this module: the probe patches this module's globals, and must clean up
+    assert not LAB.probe("q6-ddpm-sample-tests", ns, 0).ok
+    assert "p_sample_step" not in globals()
 
 
 def test_a_forged_record_with_its_own_inputs_cannot_pass():
@@ -671,9 +992,7 @@ def test_a_forged_record_with_its_own_inputs_cannot_pass():
 def answers_namespace() -> dict:
     """Imports, given helpers and every reference answer of the notebook (teaching and sheet)."""
     ns = base_namespace()
-    for grade_id in ("generator", "discriminator", "time-embedding", "classifier-scores",
-                     "q1a-discriminator-loss", "q1b-generator-loss", "q2a-linear-schedule",
-                     "q2b-cosine-schedule", "q3-q-sample", "q4-p-sample-step"):
+    for grade_id in ("generator", "discriminator", "time-embedding", "classifier-scores", *SHEET_ANSWERS):
         run_source(LAB.source(grade_id), ns, f"<{grade_id}>")
     return ns
 
@@ -751,12 +1070,14 @@ def test_train_denoiser_and_sampler_run_with_the_reference_answers():
     loader = DataLoader(TensorDataset(torch.rand(16, 1, 28, 28) * 2 - 1, torch.zeros(16)), batch_size=8)
     losses, ema = ns["train_denoiser"](ns["Denoiser"](4), loader, schedule, epochs=1, ema_decay=0.5)
     assert len(losses) == 2 and all(math.isfinite(v) for v in losses)
-    samples, kept = ns["ddpm_sample"](ema, schedule, 3, seed=1, keep=(20, 10, 0))
+    samples, kept = ns["sample_images"](ema, schedule, 3, seed=1, keep=(19, 10, 0))
     assert samples.shape == (3, 1, 28, 28)
-    assert sorted(kept) == [0, 10, 20]
-    assert torch.equal(kept[0], samples)
-    again, _ = ns["ddpm_sample"](ema, schedule, 3, seed=1)
+    assert sorted(kept) == [0, 10, 19]  # the network's input at those steps; at 19 it is x_T
+    assert kept[19].std() > 0.8 and not torch.equal(kept[0], samples)
+    again, _ = ns["sample_images"](ema, schedule, 3, seed=1)
     assert torch.equal(again, samples)
+    clipped, _ = ns["sample_images"](ema, schedule, 3, seed=1, clip_x0=True)
+    assert clipped.shape == (3, 1, 28, 28) and not torch.equal(clipped, samples)
 
 
 def test_sampler_with_the_exact_noise_predictor_of_a_point_mass_lands_on_the_point():
@@ -775,8 +1096,9 @@ def test_sampler_with_the_exact_noise_predictor_of_a_point_mass_lands_on_the_poi
             alpha_bar = schedule.alpha_bars[t].view(-1, 1, 1, 1)
             return (x - alpha_bar.sqrt() * target) / (1 - alpha_bar).sqrt()
 
-    samples, _ = ns["ddpm_sample"](Oracle(), schedule, 4, seed=0)
-    assert (samples - target).abs().max() < 0.05
+    for clip_x0 in (False, True):
+        samples, _ = ns["sample_images"](Oracle(), schedule, 4, seed=0, clip_x0=clip_x0)
+        assert (samples - target).abs().max() < 1e-3
 
 
 # ------------------------------------------------------------------- the data switch
