@@ -310,15 +310,33 @@ def extract_first_batches_only(model, loader):
 
 # ---------------------------------------------------------------------- Q4: compare_transfer
 
-Q4_PARTS = ("q1-finetune-model", "q2-linear-probe", "q3-extract-features")
+Q4_PARTS = ("q1-finetune-model", "q2-linear-probe", "q3-extract-features", "q4a-balanced-accuracy")
+
+
+def _scores(ns: dict, model, loader, num_classes) -> dict:
+    """Accuracy and balanced accuracy of ``model`` on ``loader`` (the notebook's predict and balanced_accuracy)."""
+    preds, labels = ns["predict"](model, loader)
+    return {"accuracy": float((preds == labels).float().mean()),
+            "balanced_accuracy": ns["balanced_accuracy"](preds, labels, num_classes)}
 
 
 def compare_own_loop(ns: dict):
-    """time.time, its own Adam loop for the head, and the probe evaluated on images."""
+    """time.time, its own Adam loop for the head, the probe evaluated on images, balanced accuracy by confusion matrix."""
+
+    def balanced(model, loader, k):
+        counts = torch.zeros(k, k)
+        model.eval()
+        with torch.no_grad():
+            for x, y in loader:
+                for t, p in zip(y.tolist(), model(x).argmax(dim=1).tolist()):
+                    counts[t, p] += 1
+        present = counts.sum(dim=1) > 0
+        return float((counts.diag()[present] / counts.sum(dim=1)[present]).mean())
 
     def compare_transfer(
         make_backbone,
         train_loader,
+        features_loader,
         val_loader,
         num_classes,
         finetune_epochs,
@@ -333,11 +351,12 @@ def compare_own_loop(ns: dict):
         out["finetune"] = {
             "model": tuned,
             "accuracy": float(ns["accuracy"](tuned, val_loader)),
+            "balanced_accuracy": balanced(tuned, val_loader, num_classes),
             "seconds": float(time.time() - tic),
         }
         tic = time.time()
         probe = ns["make_linear_probe"](make_backbone(), num_classes)
-        feats, labels = ns["extract_features"](probe.backbone, train_loader)
+        feats, labels = ns["extract_features"](probe.backbone, features_loader)
         optimiser = torch.optim.Adam(probe.head.parameters(), lr=probe_lr)
         generator = torch.Generator().manual_seed(1)
         for _ in range(probe_epochs):
@@ -350,6 +369,7 @@ def compare_own_loop(ns: dict):
         out["linear_probe"] = {
             "model": probe,
             "accuracy": ns["accuracy"](probe, val_loader),
+            "balanced_accuracy": balanced(probe, val_loader, num_classes),
             "seconds": time.time() - tic,
         }
         return out
@@ -358,7 +378,7 @@ def compare_own_loop(ns: dict):
 
 
 def compare_probe_first(ns: dict):
-    """The probe first, one shared timer helper, features of both sets at once."""
+    """The probe first, one shared timer helper, features of both sets at once, keyword arguments."""
 
     def timed(work):
         start = time.perf_counter()
@@ -368,6 +388,7 @@ def compare_probe_first(ns: dict):
     def compare_transfer(
         make_backbone,
         train_loader,
+        features_loader,
         val_loader,
         num_classes,
         finetune_epochs,
@@ -379,24 +400,22 @@ def compare_probe_first(ns: dict):
             probe = ns["make_linear_probe"](make_backbone(), num_classes)
             (tx, ty), (vx, vy) = (
                 ns["extract_features"](probe.backbone, loader)
-                for loader in (train_loader, val_loader)
+                for loader in (features_loader, val_loader)
             )
             loader = DataLoader(TensorDataset(tx, ty), batch_size=64, shuffle=True)
             ns["train_classifier"](probe.head, loader, probe_epochs, probe_lr)
-            return probe, ns["accuracy"](
-                probe.head, DataLoader(TensorDataset(vx, vy), batch_size=64)
-            )
+            return probe, _scores(ns, probe.head, DataLoader(TensorDataset(vx, vy), batch_size=64), num_classes)
 
         def finetune_run():
             model = ns["make_finetune_model"](make_backbone(), num_classes)
             ns["train_classifier"](model, train_loader, finetune_epochs, finetune_lr)
-            return model, ns["accuracy"](model, val_loader)
+            return model, _scores(ns, model, val_loader, num_classes)
 
-        (probe, probe_acc), probe_time = timed(probe_run)
-        (model, model_acc), model_time = timed(finetune_run)
+        (probe, probe_scores), probe_time = timed(probe_run)
+        (model, model_scores), model_time = timed(finetune_run)
         return {
-            "linear_probe": {"accuracy": probe_acc, "seconds": probe_time, "model": probe},
-            "finetune": {"accuracy": model_acc, "seconds": model_time, "model": model},
+            "linear_probe": {**probe_scores, "seconds": probe_time, "model": probe},
+            "finetune": {**model_scores, "seconds": model_time, "model": model},
         }
 
     return compare_transfer
@@ -409,11 +428,7 @@ def _finetune_entry(
     start = time.perf_counter()
     model = ns["make_finetune_model"](make_backbone(), num_classes)
     ns["train_classifier"](model, train_loader, epochs, lr)
-    return {
-        "accuracy": ns["accuracy"](model, val_loader),
-        "seconds": time.perf_counter() - start,
-        "model": model,
-    }
+    return {**_scores(ns, model, val_loader, num_classes), "seconds": time.perf_counter() - start, "model": model}
 
 
 def compare_shared_backbone(ns: dict):
@@ -427,39 +442,40 @@ def compare_shared_backbone(ns: dict):
 def compare_probe_on_images(ns: dict):
     """Trains the whole probe on images every epoch: the backbone runs again and again."""
 
-    def compare_transfer(
-        make_backbone,
-        train_loader,
-        val_loader,
-        num_classes,
-        finetune_epochs,
-        probe_epochs,
-        finetune_lr=1e-4,
-        probe_lr=1e-3,
-    ):
+    def compare_transfer(make_backbone, train_loader, features_loader, val_loader, num_classes, finetune_epochs,
+                         probe_epochs, finetune_lr=1e-4, probe_lr=1e-3):
         tuned = _finetune_entry(
             ns, make_backbone, train_loader, val_loader, num_classes, finetune_epochs, finetune_lr
         )
         start = time.perf_counter()
         probe = ns["make_linear_probe"](make_backbone(), num_classes)
-        ns["train_classifier"](probe, train_loader, probe_epochs, probe_lr)
+        ns["train_classifier"](probe, features_loader, probe_epochs, probe_lr)
         return {
             "finetune": tuned,
-            "linear_probe": {
-                "accuracy": ns["accuracy"](probe, val_loader),
-                "seconds": time.perf_counter() - start,
-                "model": probe,
-            },
+            "linear_probe": {**_scores(ns, probe, val_loader, num_classes),
+                             "seconds": time.perf_counter() - start, "model": probe},
         }
 
     return compare_transfer
 
 
 def compare_training_accuracy(ns: dict):
-    def compare_transfer(make_backbone, train_loader, val_loader, *args, **kwargs):
-        result = ns["__reference"](make_backbone, train_loader, val_loader, *args, **kwargs)
+    def compare_transfer(make_backbone, train_loader, features_loader, val_loader, *args, **kwargs):
+        result = ns["__reference"](make_backbone, train_loader, features_loader, val_loader, *args, **kwargs)
         for entry in result.values():
-            entry["accuracy"] = ns["accuracy"](entry["model"], train_loader)
+            entry["accuracy"] = ns["accuracy"](entry["model"], features_loader)
+        return result
+
+    return compare_transfer
+
+
+def compare_plain_accuracy_as_balanced(ns: dict):
+    """Reports the plain accuracy under "balanced_accuracy"."""
+
+    def compare_transfer(*args, **kwargs):
+        result = ns["__reference"](*args, **kwargs)
+        for entry in result.values():
+            entry["balanced_accuracy"] = entry["accuracy"]
         return result
 
     return compare_transfer
@@ -468,79 +484,80 @@ def compare_training_accuracy(ns: dict):
 def compare_untimed_extraction(ns: dict):
     """Times only the head's training for the probe."""
 
-    def compare_transfer(
-        make_backbone,
-        train_loader,
-        val_loader,
-        num_classes,
-        finetune_epochs,
-        probe_epochs,
-        finetune_lr=1e-4,
-        probe_lr=1e-3,
-    ):
+    def compare_transfer(make_backbone, train_loader, features_loader, val_loader, num_classes, finetune_epochs,
+                         probe_epochs, finetune_lr=1e-4, probe_lr=1e-3):
         tuned = _finetune_entry(
             ns, make_backbone, train_loader, val_loader, num_classes, finetune_epochs, finetune_lr
         )
         probe = ns["make_linear_probe"](make_backbone(), num_classes)
-        tx, ty = ns["extract_features"](probe.backbone, train_loader)
+        tx, ty = ns["extract_features"](probe.backbone, features_loader)
         vx, vy = ns["extract_features"](probe.backbone, val_loader)
         start = time.perf_counter()
         ns["train_classifier"](
             probe.head, DataLoader(TensorDataset(tx, ty), batch_size=64), probe_epochs, probe_lr
         )
-        accuracy = ns["accuracy"](probe.head, DataLoader(TensorDataset(vx, vy), batch_size=64))
+        scores = _scores(ns, probe.head, DataLoader(TensorDataset(vx, vy), batch_size=64), num_classes)
         return {
             "finetune": tuned,
-            "linear_probe": {
-                "accuracy": accuracy,
-                "seconds": time.perf_counter() - start,
-                "model": probe,
-            },
+            "linear_probe": {**scores, "seconds": time.perf_counter() - start, "model": probe},
         }
 
     return compare_transfer
 
 
 def _probe_entry(
-    ns: dict, make_backbone, train_loader, val_loader, num_classes, epochs, lr
+    ns: dict, make_backbone, features_loader, val_loader, num_classes, epochs, lr
 ) -> dict:
-    """The linear-probe half, done right."""
+    """The linear-probe half, done right when ``features_loader`` is the unaugmented training data."""
     start = time.perf_counter()
     probe = ns["make_linear_probe"](make_backbone(), num_classes)
-    tx, ty = ns["extract_features"](probe.backbone, train_loader)
+    tx, ty = ns["extract_features"](probe.backbone, features_loader)
     vx, vy = ns["extract_features"](probe.backbone, val_loader)
     ns["train_classifier"](
         probe.head, DataLoader(TensorDataset(tx, ty), batch_size=64, shuffle=True), epochs, lr
     )
-    accuracy = ns["accuracy"](probe.head, DataLoader(TensorDataset(vx, vy), batch_size=64))
-    return {"accuracy": accuracy, "seconds": time.perf_counter() - start, "model": probe}
+    scores = _scores(ns, probe.head, DataLoader(TensorDataset(vx, vy), batch_size=64), num_classes)
+    return {**scores, "seconds": time.perf_counter() - start, "model": probe}
 
 
 def compare_probe_twice(ns: dict):
     """'Fine-tunes' a frozen backbone: it never changes."""
 
-    def compare_transfer(
-        make_backbone,
-        train_loader,
-        val_loader,
-        num_classes,
-        finetune_epochs,
-        probe_epochs,
-        finetune_lr=1e-4,
-        probe_lr=1e-3,
-    ):
+    def compare_transfer(make_backbone, train_loader, features_loader, val_loader, num_classes, finetune_epochs,
+                         probe_epochs, finetune_lr=1e-4, probe_lr=1e-3):
         start = time.perf_counter()
         frozen = ns["make_linear_probe"](make_backbone(), num_classes)
         ns["train_classifier"](frozen, train_loader, finetune_epochs, finetune_lr)
-        tuned = {
-            "accuracy": ns["accuracy"](frozen, val_loader),
-            "seconds": time.perf_counter() - start,
-            "model": frozen,
-        }
+        tuned = {**_scores(ns, frozen, val_loader, num_classes), "seconds": time.perf_counter() - start,
+                 "model": frozen}
         probe = _probe_entry(
-            ns, make_backbone, train_loader, val_loader, num_classes, probe_epochs, probe_lr
+            ns, make_backbone, features_loader, val_loader, num_classes, probe_epochs, probe_lr
         )
         return {"finetune": tuned, "linear_probe": probe}
+
+    return compare_transfer
+
+
+def compare_probe_features_augmented(ns: dict):
+    """The probe's training features taken through train_loader: one random augmented view per image."""
+
+    def compare_transfer(make_backbone, train_loader, features_loader, val_loader, num_classes, finetune_epochs,
+                         probe_epochs, finetune_lr=3e-4, probe_lr=1e-3):
+        tuned = _finetune_entry(ns, make_backbone, train_loader, val_loader, num_classes, finetune_epochs, finetune_lr)
+        return {"finetune": tuned,
+                "linear_probe": _probe_entry(ns, make_backbone, train_loader, val_loader, num_classes, probe_epochs, probe_lr)}
+
+    return compare_transfer
+
+
+def compare_finetuned_without_augmentation(ns: dict):
+    """Fine-tunes on features_loader (no augmentation, no shuffling)."""
+
+    def compare_transfer(make_backbone, train_loader, features_loader, val_loader, num_classes, finetune_epochs,
+                         probe_epochs, finetune_lr=3e-4, probe_lr=1e-3):
+        tuned = _finetune_entry(ns, make_backbone, features_loader, val_loader, num_classes, finetune_epochs, finetune_lr)
+        return {"finetune": tuned,
+                "linear_probe": _probe_entry(ns, make_backbone, features_loader, val_loader, num_classes, probe_epochs, probe_lr)}
 
     return compare_transfer
 
@@ -659,12 +676,12 @@ def extract_restores_train_mode(model, loader):
 def _fixed(ns: dict, **overrides):
     """The reference compare_transfer with some of its arguments replaced (an ignored argument)."""
 
-    def compare_transfer(make_backbone, train_loader, val_loader, num_classes, finetune_epochs, probe_epochs,
-                         finetune_lr=3e-4, probe_lr=1e-3):
+    def compare_transfer(make_backbone, train_loader, features_loader, val_loader, num_classes, finetune_epochs,
+                         probe_epochs, finetune_lr=3e-4, probe_lr=1e-3):
         args = dict(num_classes=num_classes, finetune_epochs=finetune_epochs, probe_epochs=probe_epochs,
                     finetune_lr=finetune_lr, probe_lr=probe_lr)
         args.update({k: (v(args) if callable(v) else v) for k, v in overrides.items()})
-        return ns["__reference"](make_backbone, train_loader, val_loader, **args)
+        return ns["__reference"](make_backbone, train_loader, features_loader, val_loader, **args)
 
     return compare_transfer
 
@@ -696,8 +713,8 @@ def compare_ignores_finetune_epochs(ns: dict):
 def compare_probe_fitted_on_val(ns: dict):
     """The probe's head is trained on the validation features."""
 
-    def compare_transfer(make_backbone, train_loader, val_loader, num_classes, finetune_epochs, probe_epochs,
-                         finetune_lr=3e-4, probe_lr=1e-3):
+    def compare_transfer(make_backbone, train_loader, features_loader, val_loader, num_classes, finetune_epochs,
+                         probe_epochs, finetune_lr=3e-4, probe_lr=1e-3):
         tuned = _finetune_entry(ns, make_backbone, train_loader, val_loader, num_classes, finetune_epochs, finetune_lr)
         return {"finetune": tuned,
                 "linear_probe": _probe_entry(ns, make_backbone, val_loader, val_loader, num_classes, probe_epochs, probe_lr)}
@@ -706,24 +723,24 @@ def compare_probe_fitted_on_val(ns: dict):
 
 
 def compare_finetuned_on_val(ns: dict):
-    def compare_transfer(make_backbone, train_loader, val_loader, num_classes, finetune_epochs, probe_epochs,
-                         finetune_lr=3e-4, probe_lr=1e-3):
+    def compare_transfer(make_backbone, train_loader, features_loader, val_loader, num_classes, finetune_epochs,
+                         probe_epochs, finetune_lr=3e-4, probe_lr=1e-3):
         tuned = _finetune_entry(ns, make_backbone, val_loader, val_loader, num_classes, finetune_epochs, finetune_lr)
         return {"finetune": tuned,
-                "linear_probe": _probe_entry(ns, make_backbone, train_loader, val_loader, num_classes, probe_epochs, probe_lr)}
+                "linear_probe": _probe_entry(ns, make_backbone, features_loader, val_loader, num_classes, probe_epochs, probe_lr)}
 
     return compare_transfer
 
 
 def compare_float64_probe(ns: dict):
-    """Correct too: the probe's head trained in float64 by a loop of its own; accuracy from images."""
+    """Correct too: the probe's head trained in float64 by a loop of its own; scores from images, masks per class."""
 
-    def compare_transfer(make_backbone, train_loader, val_loader, num_classes, finetune_epochs, probe_epochs,
-                         finetune_lr=3e-4, probe_lr=1e-3):
+    def compare_transfer(make_backbone, train_loader, features_loader, val_loader, num_classes, finetune_epochs,
+                         probe_epochs, finetune_lr=3e-4, probe_lr=1e-3):
         tuned = _finetune_entry(ns, make_backbone, train_loader, val_loader, num_classes, finetune_epochs, finetune_lr)
         start = time.perf_counter()
         probe = ns["make_linear_probe"](make_backbone(), num_classes)
-        features, labels = ns["extract_features"](probe.backbone, train_loader)
+        features, labels = ns["extract_features"](probe.backbone, features_loader)
         features = features.double()
         probe.head.double()
         optimiser = torch.optim.Adam(probe.head.parameters(), lr=probe_lr)
@@ -733,11 +750,69 @@ def compare_float64_probe(ns: dict):
                 F.cross_entropy(probe.head(features[chosen]), labels[chosen]).backward()
                 optimiser.step()
         probe.head.float()
-        accuracy = ns["accuracy"](probe, val_loader)
+        preds, targets = ns["predict"](probe, val_loader)
+        recalls = [float((preds[targets == c] == c).float().mean()) for c in targets.unique().tolist()]
         return {"finetune": tuned,
-                "linear_probe": {"accuracy": accuracy, "seconds": time.perf_counter() - start, "model": probe}}
+                "linear_probe": {"accuracy": ns["accuracy"](probe, val_loader),
+                                 "balanced_accuracy": sum(recalls) / len(recalls),
+                                 "seconds": time.perf_counter() - start, "model": probe}}
 
     return compare_transfer
+
+
+# --------------------------------------------------------------------- Q4a: balanced_accuracy
+
+
+def balanced_confusion_matrix(preds, targets, num_classes):
+    """Correct too: through a confusion matrix (rows: true class), rows with no items left out."""
+    counts = torch.zeros(num_classes, num_classes, dtype=torch.float64)
+    counts.index_put_((targets, preds), torch.ones(len(targets), dtype=torch.float64), accumulate=True)
+    rows = counts.sum(dim=1)
+    return float((counts.diagonal()[rows > 0] / rows[rows > 0]).mean())
+
+
+def balanced_numpy_masks(preds, targets, num_classes):
+    """Correct too: NumPy masks per class present; returns a NumPy float."""
+    import numpy as np
+
+    p, t = np.asarray(preds), np.asarray(targets)
+    return np.mean([np.mean(p[t == c] == c) for c in np.unique(t)])
+
+
+def balanced_tensor_result(preds, targets, num_classes):
+    """Correct too: per-class recall by bincount, in float64."""
+    hits = torch.bincount(targets[preds == targets], minlength=num_classes).double()
+    sizes = torch.bincount(targets, minlength=num_classes).double()
+    return (hits[sizes > 0] / sizes[sizes > 0]).mean().item()
+
+
+def balanced_plain_accuracy(preds, targets, num_classes):
+    return float((preds == targets).float().mean())
+
+
+def balanced_absent_as_zero(preds, targets, num_classes):
+    """Averages over every class 0..num_classes-1, counting a class absent from targets as 0."""
+    recalls = [float((preds[targets == c] == c).float().mean()) if (targets == c).any() else 0.0 for c in range(num_classes)]
+    return sum(recalls) / num_classes
+
+
+def balanced_swapped(preds, targets, num_classes):
+    """Divides by the column sums of the confusion matrix: mean precision over predicted classes."""
+    precisions = [float((targets[preds == c] == c).float().mean()) for c in range(num_classes) if (preds == c).any()]
+    return sum(precisions) / len(precisions)
+
+
+def balanced_two_classes_only(preds, targets, num_classes):
+    recalls = [float((preds[targets == c] == c).float().mean()) for c in (0, 1) if (targets == c).any()]
+    return sum(recalls) / len(recalls)
+
+
+def balanced_sorts_in_place(preds, targets, num_classes):
+    """Right value, but sorts the caller's tensors in place."""
+    order = targets.argsort()
+    targets.copy_(targets[order])
+    preds.copy_(preds[order])
+    return balanced_confusion_matrix(preds, targets, num_classes)
 
 
 def q4_namespace() -> dict:
@@ -750,8 +825,11 @@ def q4_namespace() -> dict:
 
 # name -> (graded test cell, answer cell it replaces, name defined, factory(namespace) -> the answer)
 Q1, Q2, Q3, Q4 = "q1-finetune-model-tests", "q2-linear-probe-tests", "q3-extract-features-tests", "q4-compare-tests"
-ANSWERS = {Q1: ("q1-finetune-model",), Q2: ("q2-linear-probe",), Q3: ("q3-extract-features",), Q4: (*Q4_PARTS, "q4-compare")}
-NAMES = {Q1: "make_finetune_model", Q2: "make_linear_probe", Q3: "extract_features", Q4: "compare_transfer"}
+QB = "q4a-balanced-accuracy-tests"
+ANSWERS = {Q1: ("q1-finetune-model",), Q2: ("q2-linear-probe",), Q3: ("q3-extract-features",),
+           QB: ("q4a-balanced-accuracy",), Q4: (*Q4_PARTS, "q4-compare")}
+NAMES = {Q1: "make_finetune_model", Q2: "make_linear_probe", Q3: "extract_features", QB: "balanced_accuracy",
+         Q4: "compare_transfer"}
 
 
 def _plain(fn):
@@ -780,7 +858,15 @@ MUTATIONS = {
     "extract: short last batch dropped": (Q3, _plain(extract_first_batches_only)),
     "extract: float64 features": (Q3, _plain(extract_float64)),
     "extract: dropout switched on for the last batch": (Q3, _plain(extract_restores_train_mode)),
+    "balanced: plain accuracy": (QB, _plain(balanced_plain_accuracy)),
+    "balanced: classes absent from targets averaged in as 0": (QB, _plain(balanced_absent_as_zero)),
+    "balanced: rows and columns swapped (mean precision)": (QB, _plain(balanced_swapped)),
+    "balanced: only classes 0 and 1": (QB, _plain(balanced_two_classes_only)),
+    "balanced: sorts its inputs in place": (QB, _plain(balanced_sorts_in_place)),
     "compare: one backbone for both approaches": (Q4, compare_shared_backbone),
+    "compare: probe features through the training augmentation": (Q4, compare_probe_features_augmented),
+    "compare: fine-tuned without augmentation": (Q4, compare_finetuned_without_augmentation),
+    "compare: plain accuracy reported as balanced": (Q4, compare_plain_accuracy_as_balanced),
     "compare: probe trained on images every epoch": (Q4, compare_probe_on_images),
     "compare: training accuracy reported": (Q4, compare_training_accuracy),
     "compare: feature extraction not timed": (Q4, compare_untimed_extraction),
@@ -805,6 +891,9 @@ CORRECT_BUT_DIFFERENT = {
     "extract: decorator, preallocated output": (Q3, _plain(extract_decorated)),
     "extract: detach() instead of no_grad": (Q3, _plain(extract_detached)),
     "extract: through NumPy": (Q3, _plain(extract_numpy_stack)),
+    "balanced: through a confusion matrix": (QB, _plain(balanced_confusion_matrix)),
+    "balanced: NumPy masks per class, NumPy float": (QB, _plain(balanced_numpy_masks)),
+    "balanced: bincount in float64": (QB, _plain(balanced_tensor_result)),
     "compare: its own training loop, probe accuracy on images with accuracy()": (Q4, compare_own_loop),
     "compare: the probe first, one timer helper": (Q4, compare_probe_first),
     "compare: float64 head, own loop, other shuffling": (Q4, compare_float64_probe),
@@ -829,7 +918,7 @@ def reference_record(grade_id: str, seed: int):
     return _RECORDS[grade_id, seed]
 
 
-@pytest.mark.parametrize("grade_id", [Q1, Q2, Q3, Q4])
+@pytest.mark.parametrize("grade_id", [Q1, Q2, Q3, QB, Q4])
 def test_reference_passes_visible_checks_and_its_own_judge(grade_id):
     ns = reference(*ANSWERS[grade_id])
     LAB.run_visible(grade_id, ns)
@@ -858,7 +947,7 @@ def test_correct_answers_written_differently_pass(name):
 
 def test_lists_are_long_enough():
     assert len(MUTATIONS) >= 8 and len(CORRECT_BUT_DIFFERENT) >= 3
-    for grade_id in (Q1, Q2, Q3, Q4):
+    for grade_id in (Q1, Q2, Q3, QB, Q4):
         assert sum(g == grade_id for g, _ in MUTATIONS.values()) >= 2
         assert sum(g == grade_id for g, _ in CORRECT_BUT_DIFFERENT.values()) >= 2
 
@@ -870,6 +959,11 @@ def test_a_wrong_answer_is_told_what_went_wrong():
         (Q4, compare_probe_fitted_on_val): "validation labels",
         (Q4, compare_swapped_lrs): "finetune_lr",
         (Q4, compare_probe_on_images): "extract their features once",
+        (Q4, compare_probe_features_augmented): "features_loader",
+        (Q4, compare_plain_accuracy_as_balanced): "plain accuracy",
+        (QB, _plain(balanced_plain_accuracy)): "plain accuracy",
+        (QB, _plain(balanced_absent_as_zero)): "classes present",
+        (QB, _plain(balanced_swapped)): "rows and columns swapped",
     }
     for (grade_id, factory), phrase in cases.items():
         verdict = LAB.verdict(grade_id, answer_namespace(grade_id, factory), reference_record(grade_id, 0), 0)
@@ -942,3 +1036,37 @@ def test_accuracy_helper_counts_correct_predictions():
     inputs = torch.tensor([[1.0, 0.0], [0.0, 1.0], [2.0, 1.0], [0.0, 3.0]])
     loader = DataLoader(TensorDataset(inputs, torch.tensor([0, 1, 1, 1])), batch_size=3)
     assert ns["accuracy"](model, loader) == pytest.approx(0.75)
+
+
+# ------------------------------------------------------------- visible checks reject the obvious
+
+
+VISIBLY_WRONG = {
+    "finetune: backbone left frozen": (Q1, finetune_keeps_frozen),
+    "finetune: softmax in forward": (Q1, finetune_with_softmax),
+    "probe: frozen but not kept in evaluation mode": (Q2, probe_freeze_only),
+    "probe: backbone not frozen": (Q2, probe_not_frozen),
+    "extract: model left in training mode": (Q3, _plain(extract_training_mode)),
+    "extract: features keep the autograd graph": (Q3, _plain(extract_with_graph)),
+    "balanced: plain accuracy": (QB, _plain(balanced_plain_accuracy)),
+    "balanced: classes absent from targets averaged in as 0": (QB, _plain(balanced_absent_as_zero)),
+    "balanced: rows and columns swapped": (QB, _plain(balanced_swapped)),
+    "compare: plain accuracy reported as balanced": (Q4, compare_plain_accuracy_as_balanced),
+    "compare: training accuracy reported": (Q4, compare_training_accuracy),
+}
+
+
+@pytest.mark.parametrize("name", sorted(VISIBLY_WRONG))
+def test_visible_checks_reject_obvious_mistakes(name):
+    grade_id, factory = VISIBLY_WRONG[name]
+    with pytest.raises(Exception):
+        LAB.run_visible(grade_id, answer_namespace(grade_id, factory))
+
+
+def test_visible_checks_record_their_question():
+    from course_utils import selfcheck
+
+    selfcheck.reset()
+    LAB.run_visible(QB, reference(*ANSWERS[QB]))
+    assert [(r.label, r.ok) for r in selfcheck.results()] == [("Question 4a: balanced_accuracy", True)]
+    selfcheck.reset()
