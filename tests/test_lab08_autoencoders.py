@@ -387,6 +387,111 @@ def decode_grid_reversed(decoder, grid):
     return decode_grid_decorated(decoder, grid.flip(0))
 
 
+# ------------------------------------------------------------ question 7: importance sampling
+
+
+def _iw_parts(model, x, eps, log_sigma_from_logvar=0.5, decode_mu=False):
+    """log p(x|z), log p(z), log q(z|x) per code (K x B) and the codes, the way answers below build them."""
+    k = eps.shape[0]
+    mu, logvar = model.encode(x)
+    std = torch.exp(log_sigma_from_logvar * logvar)
+    z = mu + std * eps
+    decoded = mu.expand_as(z) if decode_mu else z
+    logits = model.decode(decoded.reshape(-1, z.shape[-1])).reshape(k, *x.shape)
+    log_px_z = -F.binary_cross_entropy_with_logits(logits, x.expand_as(logits), reduction="none").flatten(2).sum(2)
+    return log_px_z, Normal(0.0, 1.0).log_prob(z).sum(2), Normal(mu, std).log_prob(z).sum(2)
+
+
+def iw_distributions(model, x, eps):
+    """Correct: Bernoulli and Normal distributions from torch.distributions."""
+    from torch.distributions import Bernoulli, Independent
+
+    mu, logvar = model.encode(x)
+    q = Independent(Normal(mu, torch.exp(0.5 * logvar)), 1)
+    z = mu + torch.exp(0.5 * logvar) * eps
+    prior = Independent(Normal(torch.zeros_like(mu), torch.ones_like(mu)), 1)
+    logits = model.decode(z.flatten(0, 1)).reshape(eps.shape[0], *x.shape)
+    likelihood = Independent(Bernoulli(logits=logits, validate_args=False), 3)
+    # Bernoulli.log_prob accepts grey levels through the logits form: x log p + (1 - x) log(1 - p)
+    log_w = likelihood.log_prob(x.expand_as(logits)) + prior.log_prob(z) - q.log_prob(z)
+    return torch.logsumexp(log_w, 0) - math.log(eps.shape[0])
+
+
+def iw_loop(model, x, eps):
+    """Correct: one code at a time, a running log-sum-exp, in float64."""
+    mu, logvar = model.encode(x)
+    std = torch.exp(0.5 * logvar)
+    total = None
+    for e in eps:
+        z = mu + std * e
+        logits = model.decode(z)
+        log_w = (-F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
+                 + (-0.5 * z**2 - 0.5 * math.log(2 * math.pi)).sum(1)
+                 - (-0.5 * e**2 - 0.5 * math.log(2 * math.pi) - 0.5 * logvar).sum(1)).double()
+        total = log_w if total is None else torch.logaddexp(total, log_w)
+    return total - math.log(len(eps))
+
+
+def iw_manual_max(model, x, eps):
+    """Correct: log-mean-exp by subtracting the maximum by hand."""
+    log_w = sum(part * sign for part, sign in zip(_iw_parts(model, x, eps), (1, 1, -1)))
+    top = log_w.max(dim=0).values
+    return top + torch.log(torch.exp(log_w - top).mean(dim=0))
+
+
+def iw_elbo(model, x, eps):
+    """Wrong: the mean of the log-weights (the ELBO estimate)."""
+    a, b, c = _iw_parts(model, x, eps)
+    return (a + b - c).mean(0)
+
+
+def iw_no_log_k(model, x, eps):
+    """Wrong: logsumexp without - log K."""
+    a, b, c = _iw_parts(model, x, eps)
+    return torch.logsumexp(a + b - c, 0)
+
+
+def iw_naive_exp(model, x, eps):
+    """Wrong: exp of the log-weights underflows to 0."""
+    a, b, c = _iw_parts(model, x, eps)
+    return torch.log(torch.exp(a + b - c).mean(0))
+
+
+def iw_no_prior(model, x, eps):
+    """Wrong: log p(z) left out."""
+    a, _, c = _iw_parts(model, x, eps)
+    return torch.logsumexp(a - c, 0) - math.log(eps.shape[0])
+
+
+def iw_no_posterior(model, x, eps):
+    """Wrong: log q(z|x) left out."""
+    a, b, _ = _iw_parts(model, x, eps)
+    return torch.logsumexp(a + b, 0) - math.log(eps.shape[0])
+
+
+def iw_logvar_as_log_sigma(model, x, eps):
+    """Wrong: sigma = exp(logvar)."""
+    a, b, c = _iw_parts(model, x, eps, log_sigma_from_logvar=1.0)
+    return torch.logsumexp(a + b - c, 0) - math.log(eps.shape[0])
+
+
+def iw_decodes_mu(model, x, eps):
+    """Wrong: the decoder sees mu, not z."""
+    a, b, c = _iw_parts(model, x, eps, decode_mu=True)
+    return torch.logsumexp(a + b - c, 0) - math.log(eps.shape[0])
+
+
+def iw_own_noise(model, x, eps):
+    """Wrong: draws its own noise instead of using eps."""
+    return iw_elbo(model, x, torch.randn_like(eps)) if eps.shape[0] == 1 else iw_no_log_k(model, x, torch.randn_like(eps)) - math.log(eps.shape[0])
+
+
+def iw_batch_mean(model, x, eps):
+    """Wrong: mean over the batch, a single number."""
+    a, b, c = _iw_parts(model, x, eps)
+    return (torch.logsumexp(a + b - c, 0) - math.log(eps.shape[0])).mean()
+
+
 # ------------------------------------------------------------ the lists, as data
 
 REFERENCE_ANSWERS = {
@@ -394,6 +499,7 @@ REFERENCE_ANSWERS = {
     "q2-reparameterise-tests": ("q2-reparameterise", "reparameterise"),
     "q3-latent-grid-tests": ("q3-latent-grid", "latent_grid"),
     "q4-decode-grid-tests": ("q4-decode-grid", "decode_grid"),
+    "q7-importance-tests": ("q7-importance", "importance_log_likelihood"),
 }
 
 WRONG = {  # grade id -> typical wrong answers, each must lose the question's points
@@ -415,6 +521,10 @@ WRONG = {  # grade id -> typical wrong answers, each must lose the question's po
         decode_grid_train_mode, decode_grid_logits, decode_grid_detach, decode_grid_flat,
         decode_grid_float64, decode_grid_reversed,
     ],
+    "q7-importance-tests": [
+        iw_elbo, iw_no_log_k, iw_naive_exp, iw_no_prior, iw_no_posterior, iw_logvar_as_log_sigma,
+        iw_decodes_mu, iw_own_noise, iw_batch_mean,
+    ],
 }
 
 CORRECT = {  # grade id -> correct answers written differently from the reference, each must pass
@@ -424,6 +534,7 @@ CORRECT = {  # grade id -> correct answers written differently from the referenc
     ],
     "q3-latent-grid-tests": [latent_grid_loops, latent_grid_cartesian, latent_grid_xy, latent_grid_numpy],
     "q4-decode-grid-tests": [decode_grid_inference_mode, decode_grid_decorated, decode_grid_one_by_one],
+    "q7-importance-tests": [iw_distributions, iw_loop, iw_manual_max],
 }
 
 STOCHASTIC = ("q2-reparameterise-tests",)  # judged by distributions: checked under 20 seeds
@@ -532,6 +643,14 @@ def test_correct_answers_pass_the_visible_checks(grade_id, answer):
         ("q4-decode-grid-tests", decode_grid_logits, "sigmoid"),
         ("q4-decode-grid-tests", decode_grid_detach, "no_grad"),
         ("q4-decode-grid-tests", decode_grid_flat, "shape"),
+        ("q7-importance-tests", iw_elbo, "mean of the log-weights"),
+        ("q7-importance-tests", iw_no_log_k, "subtract log K"),
+        ("q7-importance-tests", iw_naive_exp, "logsumexp"),
+        ("q7-importance-tests", iw_no_prior, "log p(z) is missing"),
+        ("q7-importance-tests", iw_no_posterior, "log q(z|x) is missing"),
+        ("q7-importance-tests", iw_logvar_as_log_sigma, "log sigma"),
+        ("q7-importance-tests", iw_decodes_mu, "mu instead of the codes"),
+        ("q7-importance-tests", iw_batch_mean, "shape"),
     ],
     ids=lambda value: getattr(value, "__name__", None) if callable(value) else None,
 )
@@ -842,3 +961,9 @@ def test_the_problem_sheet_is_worth_20_points():
         c.metadata["nbgrader"] for c in LAB.cells.values() if c.metadata["nbgrader"].get("grade")
     ]
     assert sum(meta["points"] for meta in graded) == 20
+
+
+@pytest.mark.parametrize("answer", [iw_elbo, iw_no_log_k, iw_naive_exp, iw_batch_mean, iw_no_prior])
+def test_question_7_visible_checks_reject_the_obvious_mistakes(answer):
+    with pytest.raises(CheckFailed):
+        LAB.run_visible("q7-importance-tests", _answer_namespace("q7-importance-tests", answer))
