@@ -17,11 +17,12 @@ import numpy as np
 import pytest
 import torch
 from lab_notebook import LabCells
+from tqdm.auto import trange
 
 from autograder.judge.wire import ProbeRecord
 from course_utils import seed_everything
 
-LAB = LabCells("lab01_tensors", lambda: {"torch": torch, "np": np, "seed_everything": seed_everything})
+LAB = LabCells("lab01_tensors", lambda: {"torch": torch, "np": np, "seed_everything": seed_everything, "trange": trange})
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 SEEDS = (0, 1)  # seeds of the mutation and correct-but-different checks
@@ -311,12 +312,155 @@ def gd_extra_epoch(R, M, rank, num_epochs, lr):
     return gd_einsum(R, M, rank, num_epochs + 1, lr)
 
 
+# --------------------------------------------------------------------------- Q6: pinv_svd
+
+
+def pinv_full_matrices(A, rtol=1e-5):
+    """Correct, written differently: full_matrices=True, the cut-off as a ratio to S[0], masked assignment."""
+    U, S, Vh = torch.linalg.svd(A, full_matrices=True)
+    r = S.numel()
+    S_inv = torch.zeros_like(S)
+    big = S / S[0] > rtol
+    S_inv[big] = 1 / S[big]
+    return Vh[:r].T @ torch.diag(S_inv) @ U[:, :r].T
+
+
+def pinv_outer_loop(A, rtol=1e-5):
+    """Correct, written differently: a loop summing outer products of the kept singular triples."""
+    U, S, Vh = torch.linalg.svd(A, full_matrices=False)
+    P = torch.zeros(A.shape[1], A.shape[0], dtype=A.dtype)
+    for i in range(len(S)):
+        if S[i] > rtol * S.max():
+            P += torch.outer(Vh[i], U[:, i]) / S[i]
+    return P
+
+
+def pinv_numpy(A, rtol=1e-5):
+    """Correct, written differently: NumPy in float64, the kept values counted, an array returned."""
+    U, S, Vt = np.linalg.svd(A.numpy().astype(np.float64), full_matrices=False)
+    k = int((S > rtol * S[0]).sum())
+    return (Vt[:k].T / S[:k]) @ U[:, :k].T
+
+
+def pinv_broadcast(A, rtol=1e-5):
+    """Correct, written differently: torch.where with >=, .mT, columns scaled by broadcasting."""
+    U, S, Vh = torch.linalg.svd(A, full_matrices=False)
+    S_inv = torch.where(S >= rtol * S.amax(), S.reciprocal(), torch.zeros_like(S))
+    return (Vh.mT * S_inv) @ U.mT
+
+
+def pinv_variant(kind: str) -> Callable:
+    """A wrong pseudoinverse of the named kind."""
+
+    def pinv(A, rtol=1e-5):
+        U, S, Vh = torch.linalg.svd(A, full_matrices=False)
+        cut = {"absolute": rtol, "fixed": 1e-5 * S.max(), "none": 0.0}.get(kind, rtol * S.max())
+        keep = S > cut
+        S_inv = torch.where(keep, 1 / S, torch.zeros_like(S))
+        if kind == "S not inverted":
+            return Vh.T @ torch.diag(torch.where(keep, S, torch.zeros_like(S))) @ U.T
+        if kind == "U and V swapped":
+            return U @ torch.diag(S_inv) @ Vh
+        if kind == "Vh not transposed":
+            return Vh @ torch.diag(S_inv) @ U.T
+        if kind == "normalises A in place":
+            A /= S.max()
+            return Vh.T @ torch.diag(S_inv * S.max()) @ U.T
+        return Vh.T @ torch.diag(S_inv) @ U.T
+
+    return pinv
+
+
+# --------------------------------------------------------------------------- Q7: numerical_gradient
+
+
+def grad_restore_in_place(f, x, eps=1e-6):
+    """Correct, written differently: a float64 copy perturbed in place with += and -=, then restored."""
+    x64 = x.detach().double().clone()
+    flat = x64.view(-1)
+    grad = torch.zeros_like(flat)
+    for k in range(flat.numel()):
+        flat[k] += eps
+        plus = f(x64).item()
+        flat[k] -= 2 * eps
+        minus = f(x64).item()
+        flat[k] += eps
+        grad[k] = (plus - minus) / (2 * eps)
+    return grad.view_as(x64)
+
+
+def grad_ndindex(f, x, eps=1e-6):
+    """Correct, written differently: np.ndindex over the shape, a fresh copy per evaluation."""
+    x64 = x.to(torch.float64)
+    grad = np.zeros(tuple(x.shape))
+    for index in np.ndindex(*x.shape):
+        plus, minus = x64.clone(), x64.clone()
+        plus[index] += eps
+        minus[index] -= eps
+        grad[index] = (float(f(plus)) - float(f(minus))) / (2 * eps)
+    return torch.from_numpy(grad)
+
+
+def grad_callers_tensor(f, x, eps=1e-6):
+    """Correct, written differently: perturbs the caller's tensor (x.double() is x for float64 input) and
+    puts every entry back exactly; returns float32 for float32 input."""
+    x64 = x.double()
+    grad = torch.zeros(x.numel(), dtype=torch.float64)
+    flat = x64.reshape(-1)  # a view
+    for k in range(flat.numel()):
+        old = flat[k].clone()
+        flat[k] = old + eps
+        plus = float(f(x64))
+        flat[k] = old - eps
+        minus = float(f(x64))
+        flat[k] = old
+        grad[k] = (plus - minus) / (2 * eps)
+    return grad.reshape(x.shape).to(x.dtype)
+
+
+def grad_variant(kind: str) -> Callable:
+    """A wrong numerical gradient of the named kind."""
+
+    def numerical_gradient(f, x, eps=1e-6):
+        if kind == "eps ignored":
+            eps = 1e-6
+        dtype = x.dtype if kind == "float32" else torch.float64
+        work = x.detach() if kind == "perturbs the caller's x" else x.detach().to(dtype).clone()
+        if kind == "perturbs the caller's x":
+            work = x.double()  # the caller's own tensor when x is float64
+        if kind == "all at once":
+            return torch.full(x.shape, (float(f(work + eps)) - float(f(work - eps))) / (2 * eps), dtype=torch.float64)
+        grad = torch.zeros(x.numel(), dtype=dtype)
+        flat = work.view(-1)
+        for k in range(flat.numel()):
+            old = flat[k].item()
+            flat[k] = old + eps
+            plus = f(work)
+            if kind == "forward":
+                flat[k] = old
+                grad[k] = (plus - f(work)) / eps
+                continue
+            flat[k] = old - eps
+            minus = f(work)
+            if kind not in ("not restored", "perturbs the caller's x"):
+                flat[k] = old
+            if kind == "1/eps":
+                grad[k] = (plus - minus) / eps
+            elif kind == "/ 2 * eps":
+                grad[k] = (plus - minus) / 2 * eps
+            else:
+                grad[k] = (plus - minus) / (2 * eps)
+        return grad.view(x.shape)
+
+    return numerical_gradient
+
+
 # --------------------------------------------------------------------------- Q2, Q3: notebook values
 
 
 def run_answer(grade_id: str, **names: Any) -> dict[str, Any]:
     """Run a notebook answer cell in a namespace holding torch and ``names``."""
-    namespace = {"torch": torch, **names}
+    namespace = {"torch": torch, "trange": trange, **names}
     exec(compile(LAB.source(grade_id), f"<{grade_id}>", "exec"), namespace)  # noqa: S102 - our own notebook cell
     return namespace
 
@@ -436,6 +580,8 @@ REFERENCE: dict[str, Callable[[], dict[str, Any]]] = {
     "q4-sgd-factorise-masked-tests": lambda: LAB.reference("q4-sgd-factorise-masked"),
     "q5-masked-gd-factorise-tests": lambda: LAB.reference("q5-masked-gd-factorise"),
     "q5-movielens-tests": movielens_reference,
+    "q6-pinv-svd-tests": lambda: LAB.reference("q6-pinv-svd"),
+    "q7-numerical-gradient-tests": lambda: LAB.reference("q7-numerical-gradient"),
 }
 
 
@@ -445,6 +591,7 @@ def answer(name: str, function: Callable) -> Callable[[], dict[str, Any]]:
 
 Q1, Q2, Q3 = "q1-sgd-factorise-tests", "q2-sgd-rank2-tests", "q3-truncated-svd-tests"
 Q4, Q5, Q5_ML = "q4-sgd-factorise-masked-tests", "q5-masked-gd-factorise-tests", "q5-movielens-tests"
+Q6, Q7 = "q6-pinv-svd-tests", "q7-numerical-gradient-tests"
 
 # Correct answers written differently from the reference: each must pass its question.
 CORRECT: dict[str, tuple[str, Callable[[], dict[str, Any]]]] = {
@@ -462,6 +609,13 @@ CORRECT: dict[str, tuple[str, Callable[[], dict[str, Any]]]] = {
     "q5 sequential in-place steps": (Q5, answer("masked_gd_factorise", gd_sequential)),
     "q5 float64, a list": (Q5, answer("masked_gd_factorise", gd_float64)),
     "q5 MovieLens float64, sparse error": (Q5_ML, movielens_float64_sparse),
+    "q6 full_matrices=True, ratio cut-off": (Q6, answer("pinv_svd", pinv_full_matrices)),
+    "q6 loop over outer products": (Q6, answer("pinv_svd", pinv_outer_loop)),
+    "q6 NumPy float64, an array": (Q6, answer("pinv_svd", pinv_numpy)),
+    "q6 torch.where with >=, broadcasting": (Q6, answer("pinv_svd", pinv_broadcast)),
+    "q7 in-place += and -= on a copy": (Q7, answer("numerical_gradient", grad_restore_in_place)),
+    "q7 np.ndindex, fresh copies": (Q7, answer("numerical_gradient", grad_ndindex)),
+    "q7 caller's tensor restored exactly, x's dtype": (Q7, answer("numerical_gradient", grad_callers_tensor)),
 }
 
 # Typical wrong answers: each must fail its question.
@@ -498,6 +652,21 @@ MUTATIONS: dict[str, tuple[str, Callable[[], dict[str, Any]]]] = {
     "q5 MovieLens mean, not sum": (Q5_ML, movielens_changed(lambda ns, d: {"movielens_sse": ns["movielens_sse"] / float(d[1].sum())})),
     "q5 MovieLens unobserved counted": (Q5_ML, movielens_changed(lambda ns, d: {"movielens_sse": float(((d[0] - ns["U_ml"] @ ns["V_ml"].T) ** 2).sum())})),
     "q5 MovieLens wrong rank": (Q5_ML, movielens_changed(lambda ns, d: {"U_ml": ns["U_ml"][:, :3], "V_ml": ns["V_ml"][:, :3]})),
+    "q6 no cut-off": (Q6, answer("pinv_svd", pinv_variant("none"))),
+    "q6 U and V swapped": (Q6, answer("pinv_svd", pinv_variant("U and V swapped"))),
+    "q6 Vh not transposed": (Q6, answer("pinv_svd", pinv_variant("Vh not transposed"))),
+    "q6 S not inverted": (Q6, answer("pinv_svd", pinv_variant("S not inverted"))),
+    "q6 absolute cut-off": (Q6, answer("pinv_svd", pinv_variant("absolute"))),
+    "q6 ignores rtol": (Q6, answer("pinv_svd", pinv_variant("fixed"))),
+    "q6 normalises A in place": (Q6, answer("pinv_svd", pinv_variant("normalises A in place"))),
+    "q7 forward difference": (Q7, answer("numerical_gradient", grad_variant("forward"))),
+    "q7 divides by eps, not 2 eps": (Q7, answer("numerical_gradient", grad_variant("1/eps"))),
+    "q7 / 2 * eps": (Q7, answer("numerical_gradient", grad_variant("/ 2 * eps"))),
+    "q7 all coordinates at once": (Q7, answer("numerical_gradient", grad_variant("all at once"))),
+    "q7 coordinates not restored": (Q7, answer("numerical_gradient", grad_variant("not restored"))),
+    "q7 perturbs the caller's x": (Q7, answer("numerical_gradient", grad_variant("perturbs the caller's x"))),
+    "q7 float32": (Q7, answer("numerical_gradient", grad_variant("float32"))),
+    "q7 ignores eps": (Q7, answer("numerical_gradient", grad_variant("eps ignored"))),
 }
 
 # A correct answer to each stochastic question, run for 20 seeds with the reference.
@@ -577,6 +746,8 @@ def _stub(*args: Any, **kwargs: Any) -> Any:
         (Q4, {"sgd_factorise_masked": _stub}),
         (Q5, {"masked_gd_factorise": _stub}),
         (Q5_ML, {}),
+        (Q6, {"pinv_svd": _stub}),
+        (Q7, {"numerical_gradient": _stub}),
     ],
 )
 def test_release_stubs_fail_every_autograded_cell(grade_id: str, names: dict[str, Any]) -> None:
@@ -592,6 +763,8 @@ def test_visible_checks_accept_the_reference() -> None:
     LAB.run_visible(Q2, dict(q2_reference()))
     LAB.run_visible(Q4, {**LAB.reference("q4-sgd-factorise-masked"), "masked_completion": torch.zeros(3, 3)})
     LAB.run_visible(Q5, LAB.reference("q5-masked-gd-factorise"))
+    LAB.run_visible(Q6, LAB.reference("q6-pinv-svd"))
+    LAB.run_visible(Q7, LAB.reference("q7-numerical-gradient"))
 
 
 def test_q2_visible_check_catches_a_mean() -> None:
@@ -670,3 +843,75 @@ def test_teaching_solutions_against_independent_computations() -> None:
     torch.testing.assert_close(
         softmax_gradient(X, onehot, W), autograd(lambda V: ce(X @ V, classes), W)
     )
+
+
+# --------------------------------------------------------------------------- new visible checks and self-checks
+
+
+@pytest.mark.parametrize("kind", ["none", "U and V swapped", "S not inverted"])
+def test_q6_visible_check_catches(kind: str) -> None:
+    with pytest.raises(AssertionError):
+        LAB.run_visible(Q6, {"pinv_svd": pinv_variant(kind)})
+
+
+@pytest.mark.parametrize("kind", ["forward", "1/eps", "all at once", "float32", "perturbs the caller's x", "not restored"])
+def test_q7_visible_check_catches(kind: str) -> None:
+    with pytest.raises(AssertionError):
+        LAB.run_visible(Q7, {"numerical_gradient": grad_variant(kind)})
+
+
+def test_exercise8_gradients_against_autograd() -> None:
+    namespace = LAB.reference("q7-numerical-gradient")
+    run_source = __import__("lab_notebook").run_source
+    for cell in LAB.notebook.cells:
+        if cell.id in ("cell-ex8-setup", "ex8-masked-loss-gradients"):
+            run_source(cell.source, namespace, cell.id)
+    U, V = namespace["U_check"], namespace["V_check"]
+    grads = namespace["masked_loss_gradients"](U, V)
+    Ug, Vg = U.clone().requires_grad_(True), V.clone().requires_grad_(True)
+    namespace["masked_loss"](Ug, Vg).backward()
+    torch.testing.assert_close(grads[0], Ug.grad)
+    torch.testing.assert_close(grads[1], Vg.grad)
+    # the notebook's own check cell accepts them (it runs the student's numerical_gradient)
+    from course_utils import checks, selfcheck
+
+    namespace.update({name: getattr(checks, name) for name in ("check_close", "check_gradient", "check_shape", "passed")})
+    namespace["exercise"] = selfcheck.question  # stop on failure here
+    run_source(LAB.notebook.cells[[c.id for c in LAB.notebook.cells].index("cell-ex8-check")].source, namespace)
+
+
+def test_self_check_summary_lists_every_check_in_notebook_order() -> None:
+    import re
+
+    labels = []
+    for cell in LAB.notebook.cells:
+        if cell.cell_type == "code":
+            labels += re.findall(r'with (?:exercise|question)\("([^"]+)"\)', cell.source)
+    summary = LAB.cells["self-check"].source
+    assert LAB.notebook.cells[-1].id == "self-check"
+    assert re.findall(r'^        "([^"]+)",$', summary, flags=re.M) == labels
+    assert len(labels) == len(set(labels)) == 17
+    graded = {c.metadata["nbgrader"]["grade_id"] for c in LAB.notebook.cells if c.metadata.get("nbgrader", {}).get("points") and c.cell_type == "code"}
+    for grade_id in graded:
+        assert 'with question("' in LAB.source(grade_id), f"{grade_id}'s visible checks are not in a question(...) block"
+    assert "FAST_TIME" not in summary and "FAST_TIME" not in LAB.notebook.cells[1].source
+
+
+def test_timing_line_and_what_to_try_next() -> None:
+    cells = LAB.notebook.cells
+    assert cells[1].source.startswith("**How long it takes.**") and "COURSE_FAST=1" in cells[1].source
+    nexts = [c for c in cells if c.cell_type == "markdown" and c.source.startswith("## What to try next")]
+    assert len(nexts) == 1
+    assert 3 <= len(__import__("re").findall(r"^\d\. \*\*", nexts[0].source, flags=__import__("re").M)) <= 5
+
+
+def test_movielens_training_shows_a_progress_bar_in_the_release() -> None:
+    import nbformat
+
+    release = nbformat.read(LAB.path.parents[2] / "labs" / "lab01_tensors" / "lab01_tensors.ipynb", as_version=4)
+    cell = next(c for c in release.cells if c.id == "q5-masked-gd-factorise")
+    assert "trange(num_epochs" in cell.source and "disable=not progress" in cell.source
+    assert "progress=True" in LAB.source("q5-movielens")
+    # the progress keyword is optional: the hidden tests call masked_gd_factorise without it
+    U, V = LAB.reference("q5-masked-gd-factorise")["masked_gd_factorise"](torch.ones(3, 2), torch.ones(3, 2), 1, 2, 0.01)
+    assert U.shape == (3, 1) and V.shape == (2, 1)
