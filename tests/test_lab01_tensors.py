@@ -915,3 +915,20 @@ def test_movielens_training_shows_a_progress_bar_in_the_release() -> None:
     # the progress keyword is optional: the hidden tests call masked_gd_factorise without it
     U, V = LAB.reference("q5-masked-gd-factorise")["masked_gd_factorise"](torch.ones(3, 2), torch.ones(3, 2), 1, 2, 0.01)
     assert U.shape == (3, 1) and V.shape == (2, 1)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("grade_id", [Q6, Q7])
+def test_new_questions_hold_for_20_seeds(grade_id: str) -> None:
+    """The reference and every correct variant pass, and every mutation fails, at 20 seeds."""
+    reference = REFERENCE[grade_id]()
+    correct = {name: make() for name, (gid, make) in CORRECT.items() if gid == grade_id}
+    wrong = {name: make() for name, (gid, make) in MUTATIONS.items() if gid == grade_id}
+    for seed in STOCHASTIC_SEEDS:
+        record = LAB.probe(grade_id, reference, seed)
+        assert LAB.passes(grade_id, reference, record, seed), f"the reference fails at seed {seed}"
+        for name, namespace in correct.items():
+            verdict = LAB.verdict(grade_id, namespace, record, seed)
+            assert verdict.passed, f"{name} fails at seed {seed}: {verdict.message}"
+        for name, namespace in wrong.items():
+            assert LAB.fails(grade_id, namespace, record, seed), f"{name} passes at seed {seed}"
