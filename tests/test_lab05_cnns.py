@@ -1183,6 +1183,24 @@ def test_no_fixed_paths_in_tmp():
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("grade_id", [QS, QC, QR, QB])
+def test_new_judges_hold_for_20_seeds(grade_id):
+    """The reference and every correct answer written differently pass at 20 seeds; one wrong answer fails."""
+    ref_ns = reference_namespace(grade_id)
+    others = [make for g, make in CORRECT_BUT_DIFFERENT.values() if g == grade_id]
+    wrong = next(make for g, make in MUTATIONS.values() if g == grade_id)
+    for seed in range(20):
+        ref = LAB.probe(grade_id, ref_ns, seed)
+        assert ref.ok, ref.error
+        mine = LAB.verdict(grade_id, ref_ns, ref, seed)
+        assert mine.passed, f"the reference fails its own judge at seed {seed}: {mine.message}"
+        for make in others:
+            theirs = LAB.verdict(grade_id, answer_namespace(grade_id, make), ref, seed)
+            assert theirs.passed, f"a correct answer fails at seed {seed}: {theirs.message}"
+        assert not LAB.verdict(grade_id, answer_namespace(grade_id, wrong), ref, seed).passed
+
+
+@pytest.mark.slow
 def test_training_judge_holds_for_20_seeds():
     """Q6 (b) trains: the reference and a correct answer written differently pass under 20 seeds."""
     ref_ns, other = reference_namespace(Q6T), answer_namespace(Q6T, _value(train_manual_adam))
