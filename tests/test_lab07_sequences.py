@@ -907,6 +907,7 @@ CORRECT_BUT_DIFFERENT = {
     "seq2seq: LSTM cell loop, no packing": ("q3-seq2seq-tests", "Seq2Seq", _lstm_seq2seq),
     "seq2seq: GRU with attention": ("q3-seq2seq-tests", "Seq2Seq", _attention_seq2seq),
     "seq2seq: bidirectional GRU encoder": ("q3-seq2seq-tests", "Seq2Seq", _bigru_seq2seq),
+    "seq2seq: section 7's attention model": ("q3-seq2seq-tests", "Seq2Seq", lambda ns: _define(ns, "AttentionSeq2Seq")["AttentionSeq2Seq"]),
     "translate: tensor prefix, inference_mode": ("q4-translate-tests", "translate", _translate_tensor_loop),
     "translate: recursive": ("q4-translate-tests", "translate", _translate_recursive),
     "translate: softmax and NumPy argmax": ("q4-translate-tests", "translate", _translate_softmax_numpy),
@@ -1270,6 +1271,20 @@ def test_transformer_attention_replays_the_forward_pass(n_layers):
         assert weights.shape == (2, 4, 12, 12)
         assert torch.allclose(weights.sum(dim=-1), torch.ones(2, 4, 12), atol=1e-5)
         assert weights.triu(diagonal=1).abs().max() == 0
+
+
+def test_attention_seq2seq_weights_skip_the_padding_and_sum_to_one():
+    ns = _define(_sheet_namespace(), "AttentionSeq2Seq")
+    torch.manual_seed(0)
+    model = ns["AttentionSeq2Seq"](8, 16).eval()
+    src, tgt_in, _ = ns["make_batch"]([("... --- ...", "SOS"), ("-", "T")])
+    with torch.no_grad():
+        logits, weights = model(src, tgt_in, return_attention=True)
+        alone = model(*ns["make_batch"]([("-", "T")])[:2])
+    assert logits.shape == (2, 4, len(ns["TARGET_SYMBOLS"])) and weights.shape == (2, 4, src.shape[1])
+    assert torch.allclose(weights.sum(dim=-1), torch.ones(2, 4), atol=1e-6)
+    assert weights[1, :, 1:].abs().max() == 0  # 'T' is one symbol: the rest is padding
+    assert torch.allclose(logits[1, :2], alone[0], atol=1e-5)
 
 
 def _sentiment_namespace() -> dict:
