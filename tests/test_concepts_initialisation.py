@@ -10,7 +10,12 @@ import torch
 from matplotlib.figure import Figure
 from torch import nn
 
-from course_utils.concepts.initialisation import draw_initialisation, kaiming_std, predicted_rms, relu_layer_gain
+from course_utils.concepts.initialisation import (
+    draw_initialisation,
+    kaiming_std,
+    predicted_rms,
+    relu_layer_gain,
+)
 
 matplotlib.use("Agg")
 
@@ -26,7 +31,7 @@ def test_draw_initialisation_labels_and_renders_with_agg():
 
     fig = draw_initialisation(depth=8, width=32)
     assert isinstance(fig, Figure)
-    chain, curves = fig.axes
+    _chain, curves = fig.axes
     assert curves.get_xlabel() == "hidden layer"
     assert "RMS" in curves.get_ylabel() and curves.get_yscale() == "log"
     assert len(curves.lines) == 3 and all(len(line.get_xdata()) == 8 for line in curves.lines)
