@@ -1018,3 +1018,17 @@ def test_frame_timing_concept_and_what_next() -> None:
     for cell in NB.cells:
         if cell.cell_type == "markdown" and cell.source.startswith("### Question"):
             assert re.search(r"\(\d+ points?\)", cell.source.splitlines()[0]), cell.source.splitlines()[0]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("grade_id", ["q4a-momentum-step-tests", "q4b-adam-step-tests"])
+def test_step_functions_written_differently_pass_under_20_seeds(grade_id: str) -> None:
+    """Rounding differences between correct answers stay inside the judge's tolerance for every seed."""
+    names = [name for name, (gid, _) in CORRECT.items() if gid == grade_id]
+    for seed in STOCHASTIC_SEEDS:
+        record = _reference_record(grade_id, seed)
+        for name in names:
+            result = LAB.verdict(grade_id, _namespace("correct", name), record, seed)
+            assert result.passed, f"{name} (seed {seed}): {result.message}"
+        lr_inside = LAB.verdict(grade_id, _namespace("mutation", "momentum-lr_in_buffer"), record, seed)
+        assert grade_id != "q4a-momentum-step-tests" or not lr_inside.passed
