@@ -145,3 +145,37 @@ def test_figure_uses_no_pyplot_state_and_refuses_huge_graphs():
         p = p + x
     with pytest.raises(ValueError, match="at most"):
         draw_computation_graph(p)
+
+
+def test_forward_tangents_and_reverse_adjoints_agree_with_calculus():
+    from course_utils.concepts.autodiff import forward_tangents, reverse_adjoints
+
+    x, y = Node(0.7), Node(-1.3)
+    z = x * y
+    out = z * z + x.sin()  # d/dx = 2 x y^2 + cos x, d/dy = 2 x^2 y
+    dx, dy = 2 * 0.7 * 1.3**2 + math.cos(0.7), 2 * 0.7**2 * -1.3
+    assert forward_tangents(out, {id(x): 1.0})[id(out)] == pytest.approx(dx)
+    assert forward_tangents(out, {id(y): 1.0})[id(out)] == pytest.approx(dy)
+    adjoint = reverse_adjoints(out)
+    assert adjoint[id(x)] == pytest.approx(dx) and adjoint[id(y)] == pytest.approx(dy)
+    assert adjoint[id(out)] == 1.0 and adjoint[id(z)] == pytest.approx(2 * z.data)
+    assert x.grad == 0.0  # the figure's helpers never touch the engine's own gradients
+
+
+def test_forward_vs_reverse_figure_has_both_modes():
+    from course_utils.concepts.autodiff import draw_forward_vs_reverse
+
+    fig = draw_forward_vs_reverse(0.5, 2.0)
+    drawn = texts(fig)
+    left, right = fig.axes
+    assert "Forward mode" in left.get_title() and "Reverse mode" in right.get_title()
+    dfdx = 2.0 + math.cos(0.5)
+    assert f"pass 1 (seed x): {dfdx:.4g}" in drawn and "pass 2 (seed y): 0.5" in drawn
+    assert f"adjoint {dfdx:.4g}" in drawn and "adjoint 0.5" in drawn
+    for ax, rightwards in ((left, True), (right, False)):
+        arrows = [p for p in ax.patches if isinstance(p, FancyArrowPatch)]
+        assert len(arrows) == 5
+        for arrow in arrows:
+            (x0, _), (x1, _) = arrow._posA_posB
+            assert (x1 > x0) == rightwards
+    plt.close(fig)

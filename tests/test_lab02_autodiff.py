@@ -1163,7 +1163,10 @@ def test_every_check_label_is_in_the_summary_in_order() -> None:
     assert re.findall(r'^        "([^"]+)",$', last, flags=re.M) == labels
     graded_tests = [c.metadata["nbgrader"]["grade_id"] for c in nb.cells
                     if c.metadata.get("nbgrader", {}).get("grade") and not c.metadata["nbgrader"].get("solution")]
-    assert len(labels) == len(graded_tests) == len(AUTOGRADED)
+    graded_labels = [label for c in nb.cells if c.cell_type == "code"
+                     for label in re.findall(r'with question\("([^"]+)"\)', c.source)]
+    assert len(graded_labels) == len(graded_tests) == len(AUTOGRADED)
+    assert [label for label in labels if label not in graded_labels] == ["Exercise 3: softmax_vjp"]
 
 
 def test_concept_figure_draws_the_reference_value_graph() -> None:
@@ -1181,3 +1184,55 @@ def test_concept_figure_draws_the_reference_value_graph() -> None:
     assert {"x", "y", "sin", "exp", "/", "neg"} <= set(drawn)
     assert f"grad {x.grad:.4g}" in drawn
     assert len(graph_nodes(out)) == sum(1 for p in fig.axes[0].patches if type(p).__name__ == "FancyBboxPatch")
+
+
+# --------------------------------------------------------------------------------------------
+# Exercise 3 (ungraded): the softmax VJP
+
+
+def _softmax_check_ok(softmax_vjp: Any) -> bool:
+    """Run Exercise 3's check cell; True when it records a pass."""
+    from course_utils import selfcheck
+    from lab_notebook import run_source
+
+    source = next(c.source for c in LAB.notebook.cells if c.get("id") == "softmax-vjp-check")
+    selfcheck.reset()
+    try:
+        run_source(source, {**_base_namespace(), "softmax_vjp": softmax_vjp}, "<softmax-vjp-check>")
+    except Exception:  # noqa: BLE001 - a recorded failure may be raised again by the test helper
+        return False
+    rows = [row for row in selfcheck.results() if row.label == "Exercise 3: softmax_vjp"]
+    return bool(rows) and rows[0].ok
+
+
+def softmax_vjp_outer(x, v):
+    """Correct: the two terms of J written out, s * v minus s times (s . v)."""
+    s = torch.exp(x - x.max())
+    s = s / s.sum()
+    return s * v - s * torch.dot(s, v)
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda x, v: torch.softmax(x, 0) * v,  # the diagonal term only
+        lambda x, v: -torch.softmax(x, 0) * (v @ torch.softmax(x, 0)),  # the outer-product term only
+        lambda x, v: torch.softmax(x, 0) * (v - v.sum()),  # v . s replaced by the sum of v
+        lambda x, v: torch.softmax(x, 0) * (v - v @ torch.softmax(x, 0))[:1],  # wrong shape for n > 1
+    ],
+    ids=["missing-outer-product", "missing-diagonal", "sum-instead-of-dot", "wrong-shape"],
+)
+def test_softmax_vjp_check_rejects_wrong_answers(fn: Any) -> None:
+    assert not _softmax_check_ok(fn)
+
+
+def test_softmax_vjp_check_accepts_the_reference_and_another_form() -> None:
+    assert _softmax_check_ok(reference("softmax-vjp")["softmax_vjp"])
+    assert _softmax_check_ok(softmax_vjp_outer)
+
+
+def test_softmax_vjp_stub_is_reported_and_run_all_carries_on() -> None:
+    def stub(x, v):
+        raise NotImplementedError()
+
+    assert not _softmax_check_ok(stub)
