@@ -1008,6 +1008,35 @@ def test_experiment_visible_check_rejects_a_misreported_accuracy(changes):
         LAB.run_visible(EXPERIMENT, _experiment_visible_namespace(**changes))
 
 
+def test_summary_expects_every_check_label_in_notebook_order():
+    import ast
+    import re
+
+    labels, expected = [], None
+    for cell in LAB.notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        labels += re.findall(r'^with (?:exercise|question)\("([^"]+)"\):', cell.source, flags=re.MULTILINE)
+        if cell.source.startswith("summary("):
+            call = ast.parse(cell.source).body[0].value
+            expected = ast.literal_eval(next(k.value for k in call.keywords if k.arg == "expected"))
+    assert expected == labels
+    assert len(labels) == len(set(labels)) and sum(label.startswith("Question ") for label in labels) == 7
+    assert LAB.notebook.cells[-1].source.startswith("summary(")
+
+
+def test_points_total_20_and_titles_say_points():
+    import re
+
+    cells = LAB.cells.values()
+    assert sum(c.metadata["nbgrader"].get("points", 0) for c in cells) == 20
+    titles = [line for c in LAB.notebook.cells if c.cell_type == "markdown" for line in c.source.splitlines()
+              if line.startswith("### Question")]
+    assert [int(re.match(r"### Question (\d+)", t).group(1)) for t in titles] == list(range(1, 9))
+    assert all(re.search(r"\(\d+( \+ \d+)? points?\)$", t) for t in titles), titles
+    assert not any("mark" in t.lower() for t in titles)
+
+
 def test_lists_are_long_enough():
     assert len(MUTATIONS) >= 8 and len(CORRECT_BUT_DIFFERENT) >= 3
 
@@ -1015,7 +1044,8 @@ def test_lists_are_long_enough():
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("grade_id", "answer", "make"),
-    [("q3-seq2seq-tests", "Seq2Seq", _bigru_seq2seq), ("q3-seq2seq-tests", "Seq2Seq", _lstm_seq2seq),
+    [("gru-cell-tests", "gru_cell", _plain(_gru_f_linear)), ("gru-cell-tests", "gru_layer", _layer_preallocated),
+     ("q3-seq2seq-tests", "Seq2Seq", _bigru_seq2seq), ("q3-seq2seq-tests", "Seq2Seq", _lstm_seq2seq),
      ("q5-train-tests", "train_seq2seq", _train_zero_first_float64_loss)],
 )
 def test_stochastic_questions_hold_for_20_seeds(grade_id, answer, make):
