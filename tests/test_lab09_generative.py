@@ -1101,6 +1101,28 @@ def test_sampler_with_the_exact_noise_predictor_of_a_point_mass_lands_on_the_poi
         assert (samples - target).abs().max() < 1e-3
 
 
+def test_ddim_sampler_lands_on_the_point_in_few_steps_and_visits_evenly_spaced_steps():
+    """With the exact noise predictor of a point mass every x0_hat is the point, so deterministic DDIM lands on it
+    whatever the number of steps; the steps it visits run from T-1 down to 0."""
+    ns = answers_namespace()
+    run_source(LAB.definition("ddim_sample"), ns, "<ddim_sample>")
+    schedule = ns["make_schedule"](ns["linear_beta_schedule"](100, 1e-3, 0.2))
+    target = torch.linspace(-0.8, 0.8, 16).view(1, 1, 4, 4)
+    seen = []
+
+    def oracle(x, t):
+        seen.append(int(t[0]))
+        alpha_bar = schedule.alpha_bars[t].view(-1, 1, 1, 1)
+        return (x - alpha_bar.sqrt() * target) / (1 - alpha_bar).sqrt()
+
+    for num_steps in (1, 5, 100):
+        seen.clear()
+        samples = ns["ddim_sample"](oracle, (3, 1, 4, 4), schedule, torch.Generator().manual_seed(0), num_steps)
+        assert (samples - target).abs().max() < 1e-4
+        assert seen[0] == 99 and seen[-1] == (99 if num_steps == 1 else 0) and len(seen) == num_steps
+        assert seen == sorted(seen, reverse=True)
+
+
 # ------------------------------------------------------------------- the data switch
 
 needs_mnist = pytest.mark.skipif(mnist_module.pureml_mnist_archive() is None,
