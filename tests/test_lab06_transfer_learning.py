@@ -37,7 +37,7 @@ def _imports_cell() -> str:
     return next(
         c.source
         for c in LAB.notebook.cells
-        if c.cell_type == "code" and c.source.startswith("import time")
+        if c.cell_type == "code" and "from course_utils import (" in c.source
     )
 
 
@@ -1070,3 +1070,24 @@ def test_visible_checks_record_their_question():
     LAB.run_visible(QB, reference(*ANSWERS[QB]))
     assert [(r.label, r.ok) for r in selfcheck.results()] == [("Question 4a: balanced_accuracy", True)]
     selfcheck.reset()
+
+
+def test_balanced_accuracy_judge_holds_for_20_seeds():
+    """No training here, so cheap: the reference and every correct variant pass, every wrong one fails."""
+    right = [name for name, (g, _) in CORRECT_BUT_DIFFERENT.items() if g == QB]
+    wrong = [name for name, (g, _) in MUTATIONS.items() if g == QB]
+    for seed in range(20):
+        ref = reference_record(QB, seed)
+        for name in right:
+            verdict = LAB.verdict(QB, answer_namespace(QB, CORRECT_BUT_DIFFERENT[name][1]), ref, seed)
+            assert verdict.passed, f"{name} at seed {seed}: {verdict.message}"
+        for name in wrong:
+            verdict = LAB.verdict(QB, answer_namespace(QB, MUTATIONS[name][1]), ref, seed)
+            assert not verdict.passed, f"{name} passes at seed {seed}"
+
+
+def test_balanced_accuracy_reference_values():
+    balanced = reference(*ANSWERS[QB])["balanced_accuracy"]
+    assert balanced(torch.tensor([0, 0, 0, 0]), torch.tensor([0, 0, 0, 1]), 2) == pytest.approx(0.5)
+    assert balanced(torch.tensor([0, 1, 2, 2]), torch.tensor([0, 1, 1, 1]), 4) == pytest.approx((1 + 1 / 3) / 2)
+    assert isinstance(balanced(torch.tensor([1]), torch.tensor([1]), 2), float)
