@@ -90,8 +90,8 @@ def summary(
     expected: Sequence[str] = (),
     fast_time: str = "",
     full_time: str = "",
-) -> list[CheckResult]:
-    """Print ✅/❌ per exercise and question, the mode and the expected time; return the rows.
+) -> None:
+    """Print ✅/❌ per exercise and question, the mode and the expected time (rows: ``results()``).
 
     ``expected`` lists every label the lab checks, so a check cell that never ran (Run All
     stopped earlier, or the cell was skipped) shows as not run instead of being left out.
@@ -119,7 +119,6 @@ def summary(
     if fast_time or full_time:
         print(f"Expected time: fast mode {fast_time or '?'}, full mode {full_time or '?'}.")
     print("Public checks are hints: the grader tests your answers with its own, hidden, inputs.")
-    return rows
 
 
 def not_written_message(error: BaseException) -> list[str] | None:
