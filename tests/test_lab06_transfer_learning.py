@@ -1091,3 +1091,13 @@ def test_balanced_accuracy_reference_values():
     assert balanced(torch.tensor([0, 0, 0, 0]), torch.tensor([0, 0, 0, 1]), 2) == pytest.approx(0.5)
     assert balanced(torch.tensor([0, 1, 2, 2]), torch.tensor([0, 1, 1, 1]), 4) == pytest.approx((1 + 1 / 3) / 2)
     assert isinstance(balanced(torch.tensor([1]), torch.tensor([1]), 2), float)
+
+
+def test_summary_lists_every_self_check_in_order():
+    import re
+
+    labels = [m.group(2) for c in LAB.notebook.cells if c.cell_type == "code"
+              for m in re.finditer(r'with (exercise|question)\("([^"]+)"\):', c.source)]
+    summary_cell = LAB.source("self-check")
+    assert labels == re.findall(r'^        "([^"]+)",$', summary_cell, flags=re.M)
+    assert len(labels) == 8
