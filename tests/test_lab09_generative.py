@@ -1123,6 +1123,18 @@ def test_ddim_sampler_lands_on_the_point_in_few_steps_and_visits_evenly_spaced_s
         assert seen == sorted(seen, reverse=True)
 
 
+def test_ring_coverage_counts_modes_and_points_on_them():
+    ns = base_namespace()
+    source = CELLS["ring-gan-run"]
+    run_source(source[: source.index("RING_STEPS = budget")], ns, "<ring helpers>")
+    points = ns["ring_batch"](4000, torch.Generator().manual_seed(0))
+    assert ns["ring_coverage"](points) == (8, pytest.approx(1.0, abs=1e-3))
+    collapsed = ns["ring_centres"][3] + 0.01 * torch.randn(1000, 2)
+    modes, share = ns["ring_coverage"](torch.cat([collapsed, torch.full((10, 2), 5.0)]))
+    assert modes == 1 and share == pytest.approx(1000 / 1010)
+    assert ns["mlp"](16, 2)(torch.zeros(3, 16)).shape == (3, 2)
+
+
 # ------------------------------------------------------------------- the data switch
 
 needs_mnist = pytest.mark.skipif(mnist_module.pureml_mnist_archive() is None,
