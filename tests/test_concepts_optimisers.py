@@ -13,7 +13,12 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from course_utils.concepts.optimisers import draw_momentum_ravine, optimiser_path, ravine, ravine_runs
+from course_utils.concepts.optimisers import (
+    draw_momentum_ravine,
+    optimiser_path,
+    ravine,
+    ravine_runs,
+)
 
 
 def test_ravine_is_the_quadratic_with_curvatures_1_and_25() -> None:

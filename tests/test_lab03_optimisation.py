@@ -9,8 +9,8 @@ must pass; ``MUTATIONS`` holds typical wrong answers, which must fail on their q
 from __future__ import annotations
 
 import functools
-import re
 import math
+import re
 import statistics
 from collections.abc import Callable
 from typing import Any
@@ -998,7 +998,7 @@ def test_summary_expects_every_checked_label_in_notebook_order() -> None:
     assert len(labels) == len(set(labels)) == 9
     summary_cell = NB.cells[-1]
     assert summary_cell.cell_type == "code" and summary_cell.source.startswith("summary(")
-    assert re.findall(r'^        "([^"]+)",$', summary_cell.source, flags=re.M) == labels
+    assert re.findall(r'^        "([^"]+)",$', summary_cell.source, flags=re.MULTILINE) == labels
     for grade_id in AUTOGRADED:
         visible = LAB.hidden_test(grade_id).visible
         assert "with question(" in visible, grade_id
@@ -1013,7 +1013,7 @@ def test_frame_timing_concept_and_what_next() -> None:
     assert "*Momentum* keeps a running sum" in sources[concept - 2]  # right where momentum is introduced
     try_next = next(i for i, c in enumerate(NB.cells) if c.source.startswith("## What to try next"))
     assert try_next == len(NB.cells) - 2
-    assert len(re.findall(r"^\d\. \*\*", NB.cells[try_next].source, flags=re.M)) in range(3, 6)
+    assert len(re.findall(r"^\d\. \*\*", NB.cells[try_next].source, flags=re.MULTILINE)) in range(3, 6)
     assert all("marks" not in s for s in sources), "points, never marks"
     for cell in NB.cells:
         if cell.cell_type == "markdown" and cell.source.startswith("### Question"):
