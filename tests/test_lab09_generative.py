@@ -1135,6 +1135,22 @@ def test_ring_coverage_counts_modes_and_points_on_them():
     assert ns["mlp"](16, 2)(torch.zeros(3, 16)).shape == (3, 2)
 
 
+def test_guided_denoiser_mixes_conditional_and_unconditional_predictions():
+    ns = teaching("unet", namespace=answers_namespace())
+    ns["CLASS_NAMES"] = [str(k) for k in range(10)]
+    source = CELLS["cfg-run"]
+    run_source(source[: source.index("def train_conditional")], ns, "<cfg classes>")
+    torch.manual_seed(0)
+    model = ns["ConditionalDenoiser"](8).eval()
+    x, t, y = torch.randn(3, 1, 28, 28), torch.tensor([5, 50, 90]), torch.tensor([1, 7, 7])
+    with torch.no_grad():
+        conditional, unconditional = model(x, t, y), model(x, t, torch.full_like(y, 10))
+        assert not torch.allclose(conditional, model(x, t, torch.tensor([2, 3, 4])))  # the label matters
+        for w in (0.0, 2.0):
+            guided = ns["GuidedDenoiser"](model, y, w)(x, t)
+            assert torch.allclose(guided, (1 + w) * conditional - w * unconditional, atol=1e-5)
+
+
 # ------------------------------------------------------------------- the data switch
 
 needs_mnist = pytest.mark.skipif(mnist_module.pureml_mnist_archive() is None,
