@@ -30,7 +30,7 @@ def conv_output_size(n: int, k: int, s: int = 1, p: int = 0, d: int = 1) -> int:
     span = d * (k - 1) + 1
     if n + 2 * p < span:
         raise ValueError(f"a kernel spanning {span} pixels does not fit into {n} + 2 x {p} padded pixels")
-    return (n + 2 * p - d * (k - 1) - 1) // s + 1
+    return (n + 2 * p - span) // s + 1
 
 
 def receptive_field(layers: Iterable[Sequence[int]]) -> int:
