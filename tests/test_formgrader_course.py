@@ -1,7 +1,7 @@
 """The formgrader as this course configures it (the repository's nbgrader_config.py), in a real
 Jupyter server on 127.0.0.1 and headless Chromium: no exchange warning, nbgrader's own
 feedback buttons refuse with a pointer to ``course feedback``, and the manual-grading page of a
-graded submission shows the student's plot.
+graded submission shows the student's plot and typesets its formulas with MathJax served offline.
 
 Set ``COURSE_SCREENSHOTS=DIR`` to also save PNG screenshots of the manual-grading page and of
 a ``course feedback`` page there (how docs/img/ was made).
@@ -63,7 +63,7 @@ def _call(url: str, token: str, method: str = "GET", timeout: float = 30) -> tup
 
 def _chromium(url: str, profile: Path, screenshot: Path | None = None) -> str:
     args = [CHROMIUM, "--headless", "--disable-gpu", "--no-sandbox", "--no-first-run", f"--user-data-dir={profile}",
-            "--virtual-time-budget=4000", "--window-size=1200,900"]
+            "--virtual-time-budget=10000", "--window-size=1200,900"]
     run = subprocess.run([*args, "--dump-dom", url], capture_output=True, text=True, timeout=60, check=False)
     if screenshot is not None:
         subprocess.run([*args, f"--screenshot={screenshot}", url], capture_output=True, timeout=60, check=False)
@@ -148,6 +148,11 @@ def test_formgrader_fits_the_course(graded_course, server, tmp_path):
                     shots / "formgrader-manual-grading.png" if shots else None)
     assert "q4-plot" in dom or "Question 4" in dom, dom[-2000:]
     assert re.search(r'<img[^>]+src="data:image/png;base64,iVBORw0KGgo', dom), "the student's plot is not on the manual-grading page"
+    # Formulas typeset by MathJax from this server (jupyter-server-mathjax), never a CDN: the test has no network.
+    status, html = _call(f"{base}/formgrader/submissions/{submission_id}/", token)
+    assert status == 200 and "cdnjs" not in html and "jupyter_server_mathjax/MathJax.js" in html
+    text = re.sub(r"<script.*?</script>", "", dom, flags=re.S)  # MathJax keeps each formula's TeX in a script
+    assert 'class="MathJax' in dom and "$y = x^2$" not in text, "the formulas on the manual-grading page are not typeset"
 
     if shots:  # the student's side, for the instructor guide
         _run(["--root", str(graded_course.root), "feedback", "1", "--preview", "s001"])

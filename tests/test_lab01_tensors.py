@@ -371,6 +371,17 @@ def pinv_variant(kind: str) -> Callable:
     return pinv
 
 
+def pinv_library(A, rtol=1e-5):
+    """Wrong: the library's pseudoinverse; the question asks for it built from the SVD."""
+    return torch.linalg.pinv(A, rtol=rtol)
+
+
+def pinv_numpy_looked_up(A, rtol=1e-5):
+    """Wrong: NumPy's pinv, looked up by a computed name at run time (no name in the code)."""
+    shortcut = getattr(np.linalg, "pi" + "nv")
+    return torch.from_numpy(shortcut(A.numpy(), rcond=rtol)).to(A.dtype)
+
+
 # --------------------------------------------------------------------------- Q7: numerical_gradient
 
 
@@ -659,6 +670,8 @@ MUTATIONS: dict[str, tuple[str, Callable[[], dict[str, Any]]]] = {
     "q6 absolute cut-off": (Q6, answer("pinv_svd", pinv_variant("absolute"))),
     "q6 ignores rtol": (Q6, answer("pinv_svd", pinv_variant("fixed"))),
     "q6 normalises A in place": (Q6, answer("pinv_svd", pinv_variant("normalises A in place"))),
+    "q6 calls torch.linalg.pinv": (Q6, answer("pinv_svd", pinv_library)),
+    "q6 NumPy's pinv looked up at run time": (Q6, answer("pinv_svd", pinv_numpy_looked_up)),
     "q7 forward difference": (Q7, answer("numerical_gradient", grad_variant("forward"))),
     "q7 divides by eps, not 2 eps": (Q7, answer("numerical_gradient", grad_variant("1/eps"))),
     "q7 / 2 * eps": (Q7, answer("numerical_gradient", grad_variant("/ 2 * eps"))),
@@ -932,3 +945,9 @@ def test_new_questions_hold_for_20_seeds(grade_id: str) -> None:
             assert verdict.passed, f"{name} fails at seed {seed}: {verdict.message}"
         for name, namespace in wrong.items():
             assert LAB.fails(grade_id, namespace, record, seed), f"{name} passes at seed {seed}"
+
+
+@pytest.mark.parametrize("shortcut", [pinv_library, pinv_numpy_looked_up])
+def test_q6_judge_says_the_library_pseudoinverse_is_not_the_answer(shortcut: Callable) -> None:
+    verdict = LAB.verdict(Q6, answer("pinv_svd", shortcut)(), reference_record(Q6, 0), 0)
+    assert not verdict.passed and "library pseudoinverse" in verdict.message, verdict.message
