@@ -2,12 +2,36 @@
 
 from __future__ import annotations
 
+import atexit
+import getpass
+import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+
+# Nothing left in /tmp after a run: torch creates its compiler cache folder (/tmp/torchinductor_<user>)
+# on import, so point it at a folder of this run's own, removed at exit, before anything imports torch.
+_TORCH_CACHE = tempfile.mkdtemp(prefix="course-tests-torch-")
+os.environ["TORCHINDUCTOR_CACHE_DIR"] = _TORCH_CACHE
+atexit.register(shutil.rmtree, _TORCH_CACHE, ignore_errors=True)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """After pytest has removed this run's temporary folders, remove their parent too if it is empty."""
+    parent = Path(tempfile.gettempdir()) / f"pytest-of-{getpass.getuser()}"
+
+    def remove_if_empty() -> None:
+        try:
+            parent.rmdir()  # only succeeds when empty: another run's folders are left alone
+        except OSError:
+            pass
+
+    atexit.register(remove_if_empty)
 
 from toy_course import make_course  # noqa: E402
 
