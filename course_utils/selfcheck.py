@@ -57,10 +57,11 @@ def _record(label: str, graded: bool) -> Iterator[None]:
     try:
         yield
     except Exception as error:  # noqa: BLE001 - every failure of student code is reported
-        _results[label] = CheckResult(label, graded, False, _describe(error), time.perf_counter() - start)
+        message = _describe(error)
+        _results[label] = CheckResult(label, graded, False, message, time.perf_counter() - start)
         if graded:
             raise
-        print(f"{FAIL} {label}: {_describe(error)}")
+        print(f"{FAIL} {label}: {message}")
         print("   (Run All carries on; come back to this exercise - later cells may depend on it.)")
     else:
         _results[label] = CheckResult(label, graded, True, "", time.perf_counter() - start)

@@ -538,28 +538,28 @@ def compare_probe_twice(ns: dict):
     return compare_transfer
 
 
-def compare_probe_features_augmented(ns: dict):
-    """The probe's training features taken through train_loader: one random augmented view per image."""
+def _trained_on(ns: dict, finetune_from: str, probe_from: str):
+    """The two approaches trained on the named loaders ("train", "features" or "val") instead of the right ones."""
 
     def compare_transfer(make_backbone, train_loader, features_loader, val_loader, num_classes, finetune_epochs,
                          probe_epochs, finetune_lr=3e-4, probe_lr=1e-3):
-        tuned = _finetune_entry(ns, make_backbone, train_loader, val_loader, num_classes, finetune_epochs, finetune_lr)
-        return {"finetune": tuned,
-                "linear_probe": _probe_entry(ns, make_backbone, train_loader, val_loader, num_classes, probe_epochs, probe_lr)}
+        loaders = {"train": train_loader, "features": features_loader, "val": val_loader}
+        tuned = _finetune_entry(ns, make_backbone, loaders[finetune_from], val_loader, num_classes, finetune_epochs,
+                                finetune_lr)
+        probe = _probe_entry(ns, make_backbone, loaders[probe_from], val_loader, num_classes, probe_epochs, probe_lr)
+        return {"finetune": tuned, "linear_probe": probe}
 
     return compare_transfer
+
+
+def compare_probe_features_augmented(ns: dict):
+    """The probe's training features taken through train_loader: one random augmented view per image."""
+    return _trained_on(ns, "train", "train")
 
 
 def compare_finetuned_without_augmentation(ns: dict):
     """Fine-tunes on features_loader (no augmentation, no shuffling)."""
-
-    def compare_transfer(make_backbone, train_loader, features_loader, val_loader, num_classes, finetune_epochs,
-                         probe_epochs, finetune_lr=3e-4, probe_lr=1e-3):
-        tuned = _finetune_entry(ns, make_backbone, features_loader, val_loader, num_classes, finetune_epochs, finetune_lr)
-        return {"finetune": tuned,
-                "linear_probe": _probe_entry(ns, make_backbone, features_loader, val_loader, num_classes, probe_epochs, probe_lr)}
-
-    return compare_transfer
+    return _trained_on(ns, "features", "features")
 
 
 def finetune_float64_head(ns: dict):
@@ -712,24 +712,12 @@ def compare_ignores_finetune_epochs(ns: dict):
 
 def compare_probe_fitted_on_val(ns: dict):
     """The probe's head is trained on the validation features."""
-
-    def compare_transfer(make_backbone, train_loader, features_loader, val_loader, num_classes, finetune_epochs,
-                         probe_epochs, finetune_lr=3e-4, probe_lr=1e-3):
-        tuned = _finetune_entry(ns, make_backbone, train_loader, val_loader, num_classes, finetune_epochs, finetune_lr)
-        return {"finetune": tuned,
-                "linear_probe": _probe_entry(ns, make_backbone, val_loader, val_loader, num_classes, probe_epochs, probe_lr)}
-
-    return compare_transfer
+    return _trained_on(ns, "train", "val")
 
 
 def compare_finetuned_on_val(ns: dict):
-    def compare_transfer(make_backbone, train_loader, features_loader, val_loader, num_classes, finetune_epochs,
-                         probe_epochs, finetune_lr=3e-4, probe_lr=1e-3):
-        tuned = _finetune_entry(ns, make_backbone, val_loader, val_loader, num_classes, finetune_epochs, finetune_lr)
-        return {"finetune": tuned,
-                "linear_probe": _probe_entry(ns, make_backbone, features_loader, val_loader, num_classes, probe_epochs, probe_lr)}
-
-    return compare_transfer
+    """The backbone is fine-tuned on the validation data."""
+    return _trained_on(ns, "val", "features")
 
 
 def compare_float64_probe(ns: dict):
